@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: lint (guards the workflow sandbox), type check, the compose file validated
+# against .env.example, unit tests, integration tests against the real Temporal dev server,
+# PostgreSQL and Redis, then the dashboard's tests in headless Chromium (Debian's, via playwright-core).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# docker-compose.yml must resolve with nothing but .env.example's values: every ${...} it needs is
+# documented there. A temporary copy serves both as --env-file (substitution) and as the
+# api/worker env_file (HERALD_ENV_FILE), so no .env is needed in the checkout.
+validate_compose() {
+  cp .env.example "$compose_env"
+  HERALD_ENV_FILE="$compose_env" docker-compose --env-file "$compose_env" -f docker-compose.yml config --quiet
+  echo "docker-compose.yml is valid"
+}
+compose_env="$(mktemp)"
+trap 'rm -f "$compose_env"' EXIT
+
+bash scripts/setup.sh
+bash scripts/ensure-services.sh
+bash scripts/ensure-browser.sh
+echo "== lint"; npx eslint .
+echo "== typecheck"; npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p web/tsconfig.json
+echo "== compose"; validate_compose
+echo "== tests"; npx jest --ci "$@"
