@@ -1,0 +1,126 @@
+/**
+ * Facebook Pages (Graph API): a post is `POST /<version>/<page-id>/feed` with the Page token. A long
+ * text stays one post (Facebook takes 63,206 characters) unless the post asks for a comment chain
+ * with `platformParams.facebook.commentChainAt` (the most characters for the post itself), in which
+ * case the rest follows as the Page's comments on it. Wire facts: shared/spec/PLATFORMS.md.
+ *
+ * Facebook offers no idempotency: an unknown outcome is reconciled by reading the Page's feed.
+ */
+import { facebookCommentChainAt, PLATFORM_LIMITS, splitForPlatform } from '../domain/platform-rules';
+import { plainTextRules, type SplitResult } from '../domain/thread';
+import type { ThreadOptions } from '../domain/types';
+import { GraphClient, parseGraphTime, type MetaGraphPublisherOptions } from './meta-graph';
+import {
+  comparableText,
+  PublishError,
+  type PartToPublish,
+  type PublishedRef,
+  type Publisher,
+  type PublisherCredentials,
+  type ValidationProblem,
+} from './publisher';
+
+export type FacebookPublisherOptions = MetaGraphPublisherOptions;
+
+export const FACEBOOK_POST_MAX_LENGTH = PLATFORM_LIMITS.facebook.maxLength;
+export { FACEBOOK_COMMENT_MAX_LENGTH } from '../domain/platform-rules';
+const COMMENT_CHAIN_PATH = 'platformParams.facebook.commentChainAt';
+const FEED_WINDOW = 25;
+const COMMENTS_WINDOW = 100;
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+interface GraphFeedItem {
+  id: string;
+  message?: string;
+  created_time?: string;
+  from?: { id?: string };
+}
+
+export function facebookFallbackUrl(postId: string): string {
+  return `https://www.facebook.com/${postId}`;
+}
+
+export class FacebookPublisher implements Publisher {
+  readonly platform = 'facebook' as const;
+  private readonly graph: GraphClient;
+
+  constructor(options: FacebookPublisherOptions) {
+    this.graph = new GraphClient('Facebook', options);
+  }
+
+  /** `params` is the post's `platformParams.facebook`; without `commentChainAt` a text is one post. */
+  split(text: string, options: ThreadOptions, params?: Record<string, unknown>): SplitResult {
+    return splitForPlatform('facebook', text, options, params);
+  }
+
+  validate(text: string, params: Record<string, unknown> | undefined): ValidationProblem[] {
+    const raw = params?.commentChainAt;
+    if (raw !== undefined && facebookCommentChainAt(params) === undefined) {
+      return [{ path: COMMENT_CHAIN_PATH, message: `must be a whole number of characters from 1 to ${FACEBOOK_POST_MAX_LENGTH}` }];
+    }
+    const length = plainTextRules(FACEBOOK_POST_MAX_LENGTH).measure(text.trim());
+    if (raw === undefined && length > FACEBOOK_POST_MAX_LENGTH) {
+      const fix = `Shorten it, or set ${COMMENT_CHAIN_PATH} to continue in comments.`;
+      return [{ path: 'content', message: `is ${length} characters; a Facebook post takes at most ${FACEBOOK_POST_MAX_LENGTH}. ${fix}` }];
+    }
+    return [];
+  }
+
+  async publishPart(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef> {
+    const path = part.partIndex === 0 ? feedPath(credentials) : commentsPath(part);
+    const created = await this.graph.post<{ id?: string }>(path, { message: part.text }, credentials, 'publishes');
+    // Facebook created something; without its id, reconcile rather than post again.
+    if (!created.id) {
+      throw new PublishError('unknown_outcome', 'Facebook answered without the id of the new post; checking before retrying.');
+    }
+    return { platformPostId: created.id, url: await this.permalink(credentials, created.id, part.partIndex === 0) };
+  }
+
+  async findPublished(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef | null> {
+    const isPost = part.partIndex === 0;
+    const path = isPost ? feedPath(credentials) : commentsPath(part);
+    const query: Record<string, string> = { fields: 'id,message,created_time,from', limit: String(isPost ? FEED_WINDOW : COMMENTS_WINDOW) };
+    // The feed comes newest first; comments come oldest first unless asked otherwise.
+    if (!isPost) query.order = 'reverse_chronological';
+    const page = await this.graph.get<{ data?: GraphFeedItem[] }>(path, query, credentials);
+    const match = (page.data ?? []).find((item) => isSamePart(item, credentials, part));
+    return match ? { platformPostId: match.id, url: await this.permalink(credentials, match.id, isPost) } : null;
+  }
+
+  /** The post exists whatever happens here: a failed lookup costs the URL, never the post. */
+  private async permalink(credentials: PublisherCredentials, id: string, isPost: boolean): Promise<string | null> {
+    try {
+      const node = await this.graph.get<{ permalink_url?: string }>(`/${encodeURIComponent(id)}`, { fields: 'permalink_url' }, credentials);
+      if (node.permalink_url) return node.permalink_url;
+    } catch {
+      // fall through to the URL Facebook resolves from the id alone
+    }
+    return isPost ? facebookFallbackUrl(id) : null;
+  }
+}
+
+function isSamePart(item: GraphFeedItem, credentials: PublisherCredentials, part: PartToPublish): boolean {
+  if (item.from?.id !== undefined && item.from.id !== credentials.platformUserId) return false;
+  if (comparableText(item.message ?? '') !== comparableText(part.text)) return false;
+  const createdAt = parseGraphTime(item.created_time);
+  return !part.notBefore || createdAt === undefined || createdAt >= part.notBefore.getTime() - CLOCK_SKEW_MS;
+}
+
+function feedPath(credentials: PublisherCredentials): string {
+  return `/${encodeURIComponent(credentials.platformUserId)}/feed`;
+}
+
+/** Every comment of a chain is on the root post, not a reply to the previous comment. */
+function commentsPath(part: PartToPublish): string {
+  return `/${encodeURIComponent(rootOf(part))}/comments`;
+}
+
+function rootOf(part: PartToPublish): string {
+  const root = part.rootPlatformPostId ?? part.replyToPlatformPostId;
+  if (!root) {
+    throw new PublishError('rejected', `Facebook part ${part.partIndex + 1} is a comment but no root post id was given (a Herald bug).`, {
+      mayHavePosted: false,
+    });
+  }
+  return root;
+}

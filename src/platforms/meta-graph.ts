@@ -1,0 +1,223 @@
+/**
+ * What Facebook Pages and Instagram share on Meta's Graph API: versioned paths, Bearer tokens,
+ * form-encoded writes, the error envelope `{ error: { message, type, code, error_subcode,
+ * fbtrace_id, is_transient } }` mapped onto the failure taxonomy, and the usage headers that say
+ * when a throttled app may call again. Wire facts: shared/spec/PLATFORMS.md.
+ */
+import { classifyNetworkError, PublishError, type PublisherCredentials } from './publisher';
+
+export interface MetaGraphPublisherOptions {
+  baseUrl: string;
+  /** Path version, like `v21.0` (setting META_GRAPH_API_VERSION). */
+  apiVersion: string;
+  timeoutMs: number;
+  /** Clock in epoch milliseconds (Instagram measures how long its media has been processing). */
+  now?: () => number;
+  /** Wait after a throttle when the usage headers give no estimate. Default 15 minutes. */
+  throttleBackoffMs?: number;
+}
+
+export interface GraphError {
+  message?: string;
+  type?: string;
+  code?: number;
+  error_subcode?: number;
+  error_user_title?: string;
+  error_user_msg?: string;
+  fbtrace_id?: string;
+  is_transient?: boolean;
+}
+
+export type GraphPlatform = 'Facebook' | 'Instagram';
+
+/**
+ * Whether a call can put something in front of the audience. A failure after sending a call that
+ * publishes leaves the outcome unknown; a failed read, or a write that publishes nothing (an
+ * Instagram media container), can simply be repeated.
+ */
+export type GraphEffect = 'publishes' | 'harmless';
+
+const DEFAULT_THROTTLE_BACKOFF_MS = 15 * 60_000;
+const THROTTLE_CODES = new Set([4, 17, 32, 613]);
+const AUTH_CODES = new Set([102, 104, 190]);
+const DUPLICATE_CODES = new Set([506, 368]);
+const UNKNOWN_PATH_CODES = new Set([2500, 2635]);
+/** Business-use-case throttles (80001 Pages, 80002 Instagram, …) behave like the classic codes. */
+const isThrottleCode = (code: number): boolean => THROTTLE_CODES.has(code) || (code >= 80001 && code <= 80014);
+const isPermissionCode = (code: number): boolean => code === 10 || (code >= 200 && code <= 299);
+
+/** A small Graph API client: every failure comes out as a classified PublishError. */
+export class GraphClient {
+  constructor(
+    private readonly platformName: GraphPlatform,
+    private readonly options: MetaGraphPublisherOptions,
+  ) {}
+
+  async get<T>(path: string, query: Record<string, string>, credentials: PublisherCredentials): Promise<T> {
+    const search = new URLSearchParams(query).toString();
+    return this.call<T>('GET', `${path}${search ? `?${search}` : ''}`, credentials, undefined, 'harmless');
+  }
+
+  async post<T>(path: string, params: Record<string, string>, credentials: PublisherCredentials, effect: GraphEffect): Promise<T> {
+    return this.call<T>('POST', path, credentials, new URLSearchParams(params), effect);
+  }
+
+  private async call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    credentials: PublisherCredentials,
+    form: URLSearchParams | undefined,
+    effect: GraphEffect,
+  ): Promise<T> {
+    let response: Response;
+    let text: string;
+    try {
+      // The token goes in a header, never in the URL, so that no access log ever holds it.
+      response = await fetch(`${this.options.baseUrl}/${this.options.apiVersion}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${credentials.accessToken}` },
+        body: form,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      text = await response.text();
+    } catch (err) {
+      throw this.networkFailure(err, effect);
+    }
+    const parsed = parseJson(text);
+    if (response.ok && !isErrorEnvelope(parsed)) return (parsed ?? {}) as T;
+    const error = isErrorEnvelope(parsed) ? parsed.error : { message: text.slice(0, 200) };
+    throw classifyGraphError(this.platformName, response.status, error, response.headers, {
+      effect,
+      throttleBackoffMs: this.options.throttleBackoffMs,
+      secret: credentials.accessToken,
+      apiVersion: this.options.apiVersion,
+    });
+  }
+
+  private networkFailure(err: unknown, effect: GraphEffect): PublishError {
+    const classified = classifyNetworkError(this.platformName, err);
+    if (effect === 'publishes' || classified.failureClass !== 'unknown_outcome') return classified;
+    const message = `${this.platformName} did not answer a call that publishes nothing; it is safe to repeat. (${classified.message})`;
+    return new PublishError('retryable', message, { mayHavePosted: false });
+  }
+}
+
+export interface ClassifyContext {
+  effect: GraphEffect;
+  throttleBackoffMs?: number;
+  /** Removed from anything the platform said, in case it echoes the token. */
+  secret: string;
+  apiVersion: string;
+}
+
+/** The Graph error envelope → the failure taxonomy (PLATFORMS.md lists the codes). */
+export function classifyGraphError(
+  platformName: GraphPlatform,
+  httpStatus: number,
+  error: GraphError,
+  headers: Headers,
+  context: ClassifyContext,
+): PublishError {
+  const code = error.code ?? 0;
+  const said = `${platformName} said: ${redact(describeGraphError(error), context.secret)}`;
+  const notPosted = { httpStatus, mayHavePosted: false };
+  if (AUTH_CODES.has(code)) {
+    const message = `The ${platformName} access token is invalid or expired (code ${code}): reconnect the account. ${said}`;
+    return new PublishError('auth', message, notPosted);
+  }
+  if (isThrottleCode(code)) {
+    const retryAfterMs = regainAccessMs(headers) ?? context.throttleBackoffMs ?? DEFAULT_THROTTLE_BACKOFF_MS;
+    const minutes = Math.ceil(retryAfterMs / 60_000);
+    return new PublishError('retryable', `${platformName} rate limit reached (code ${code}); retrying in about ${minutes} min. ${said}`, {
+      ...notPosted,
+      retryAfterMs,
+    });
+  }
+  if (DUPLICATE_CODES.has(code)) {
+    return new PublishError('rejected', `${platformName} refused the text as a duplicate of a recent post (code ${code}). ${said}`, {
+      ...notPosted,
+      duplicate: true,
+    });
+  }
+  return classifyOther(platformName, httpStatus, error, said, context);
+}
+
+function classifyOther(platformName: GraphPlatform, httpStatus: number, error: GraphError, said: string, context: ClassifyContext): PublishError {
+  const code = error.code ?? 0;
+  const what = `HTTP ${httpStatus}, code ${code}`;
+  // A 500 with code 1 or 2 has been seen after the post was created: reconcile, never repost blindly.
+  const unknownError = httpStatus >= 500 || code === 1 || code === 2 || error.is_transient === true;
+  if (unknownError && context.effect === 'publishes') {
+    return new PublishError('unknown_outcome', `${platformName} had an error (${what}); the post may exist, checking before retrying. ${said}`, {
+      httpStatus,
+    });
+  }
+  const notPosted = { httpStatus, mayHavePosted: false };
+  if (unknownError) return new PublishError('retryable', `${platformName} had a transient error (${what}). ${said}`, notPosted);
+  return new PublishError('rejected', `${refusal(platformName, code, what, context)} ${said}`, notPosted);
+}
+
+/** Why Meta refused (or failed), in words an operator or the account owner can act on. */
+function refusal(platformName: GraphPlatform, code: number, what: string, context: ClassifyContext): string {
+  if (isPermissionCode(code)) {
+    const needs = platformName === 'Facebook' ? 'pages_manage_posts and pages_read_engagement' : 'instagram_content_publish';
+    return `${platformName} refused: the connected account lacks a permission (code ${code}); reconnect it granting ${needs}.`;
+  }
+  if (code === 100) return `${platformName} refused a parameter of the post (code 100).`;
+  if (UNKNOWN_PATH_CODES.has(code)) {
+    const check = `check META_GRAPH_API_VERSION (now ${context.apiVersion}) and the connected account id`;
+    return `${platformName} does not know this API path (code ${code}): ${check}.`;
+  }
+  return `${platformName} refused the request (${what}).`;
+}
+
+/**
+ * Milliseconds until Meta expects access again: the largest `estimated_time_to_regain_access`
+ * (minutes) in `X-Business-Use-Case-Usage` or `X-App-Usage`; undefined when none is above zero.
+ */
+export function regainAccessMs(headers: Headers): number | undefined {
+  const minutes = [...usageEntries(headers.get('x-business-use-case-usage')), ...usageEntries(headers.get('x-app-usage'))]
+    .map((entry) => Number(entry.estimated_time_to_regain_access))
+    .filter((value) => Number.isFinite(value) && value > 0);
+  return minutes.length > 0 ? Math.max(...minutes) * 60_000 : undefined;
+}
+
+/** The entries of a usage header: X-App-Usage is one object, X-Business-Use-Case-Usage maps ids to lists. */
+function usageEntries(header: string | null): Array<Record<string, unknown>> {
+  const parsed = header ? parseJson(header) : undefined;
+  if (typeof parsed !== 'object' || parsed === null) return [];
+  const values = Object.values(parsed as Record<string, unknown>);
+  const lists = values.filter(Array.isArray).flat() as unknown[];
+  const entries = lists.filter((entry): entry is Record<string, unknown> => typeof entry === 'object' && entry !== null);
+  return lists.length > 0 ? entries : [parsed as Record<string, unknown>];
+}
+
+export function describeGraphError(error: GraphError): string {
+  const codes = [error.code, error.error_subcode].filter((c) => c !== undefined).join('/');
+  const human = error.error_user_msg ? ` ${error.error_user_msg}` : '';
+  const trace = error.fbtrace_id ? ` (fbtrace_id ${error.fbtrace_id})` : '';
+  return `${error.message ?? 'no message'}${human} [${codes || 'no code'}]${trace}`;
+}
+
+/** Graph times are like "2025-03-01T12:00:00+0000", which Date.parse does not read everywhere. */
+export function parseGraphTime(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const parsed = Date.parse(value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  return Number.isNaN(parsed) ? undefined : parsed;
+}
+
+function isErrorEnvelope(value: unknown): value is { error: GraphError } {
+  return typeof value === 'object' && value !== null && typeof (value as { error?: unknown }).error === 'object';
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function redact(text: string, secret: string): string {
+  return secret ? text.split(secret).join('[redacted]') : text;
+}
