@@ -1,0 +1,85 @@
+/**
+ * The post workflow's public surface: input, signals, query and live state. Imported by the
+ * workflow, the activities and the API, so it holds types and message definitions only.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { FailureClass, Platform, PostStatus, TargetStatus } from '../src/domain/types';
+
+export const publishPostWorkflowType = 'publishPostWorkflow';
+
+export function postWorkflowId(postId: number): string {
+  return `post-${postId}`;
+}
+
+/** Ids and times only: never text, never tokens. */
+export interface PublishPostInput {
+  postId: number;
+  businessId: number;
+  platforms: Platform[];
+  /** ISO 8601 UTC. */
+  scheduledFor: string;
+}
+
+export interface RescheduleSignal {
+  scheduledFor: string;
+}
+
+export const cancelSignal = defineSignal('cancel');
+export const rescheduleSignal = defineSignal<[RescheduleSignal]>('reschedule');
+
+export interface LivePart {
+  index: number;
+  platformPostId: string;
+  url: string | null;
+  publishedAt: string;
+}
+
+export interface LiveTarget {
+  platform: Platform;
+  accountId: number | null;
+  status: TargetStatus;
+  url: string | null;
+  error: string | null;
+  errorClass: FailureClass | null;
+  partCount: number | null;
+  parts: LivePart[];
+}
+
+export interface LivePostState {
+  postId: number;
+  status: PostStatus;
+  scheduledFor: string;
+  publishedAt: string | null;
+  targets: LiveTarget[];
+}
+
+export const statusQuery = defineQuery<LivePostState>('status');
+
+/** What the prepare activity decided for each platform, frozen into history before publishing. */
+export interface TargetPlan {
+  platform: Platform;
+  accountId: number | null;
+  partCount: number;
+  /** Parts already published by an earlier attempt (ledger), in index order. */
+  alreadyPublished: LivePart[];
+  /** Set when the target cannot be published at all (no active account, rejected text, …). */
+  failure?: { errorClass: FailureClass; message: string };
+}
+
+export interface PublishPartInput {
+  postId: number;
+  platform: Platform;
+  partIndex: number;
+  partCount: number;
+  accountId: number;
+  /** The previous part's platform id: each part replies to the one before it. */
+  replyToPlatformPostId?: string;
+  /** The first part's platform id (threads made of comments attach to it). */
+  rootPlatformPostId?: string;
+}
+
+/** A multi-step publish not finished yet: the workflow waits on a durable timer and calls again. */
+export interface PartInProgress {
+  inProgress: true;
+  checkAfterMs: number;
+}

@@ -1,0 +1,3 @@
+/** The worker's workflow bundle entry point. */
+export { publishPostWorkflow } from './publish-post';
+export { refreshTokensWorkflow } from './refresh-tokens';
