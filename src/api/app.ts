@@ -1,0 +1,129 @@
+/**
+ * createApp(deps): the Express app, with `start`/`stop` for tests (port 0) and for `npm start`.
+ */
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import express, { type Express } from 'express';
+import { RequestContext } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Client } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import type { Logger } from '../logger';
+import type { PublisherRegistry } from '../platforms/publisher';
+import type { TokenCipher } from '../security/token-cipher';
+import type { HeraldEvents } from '../observability/events';
+import { httpMetrics, metricsEndpoint, rememberRouteBase } from '../observability/http-metrics';
+import { requireApiKey } from './auth';
+import { errorMiddleware, unknownRoute } from './errors';
+import { checkHealth } from './health';
+import { buildOpenApiDocument } from './openapi';
+import { PostService } from './post-service';
+import { accountRoutes } from './routes/accounts';
+import { oauthCallbackRoutes, oauthStartRoutes } from './routes/oauth';
+import { oauthSettingsFromConfig, type OAuthSettings } from '../oauth/providers';
+import { postRoutes } from './routes/posts';
+import { sandboxRoutes, type SandboxFakes } from './routes/sandbox';
+import { rateLimits, type RateLimitSettings } from './rate-limit';
+import { idempotency, type IdempotencySettings } from './idempotency';
+import { loadConfig } from '../config';
+import { codecRoutes, type CodecRouteOptions } from './routes/codec';
+
+export interface AppDeps {
+  orm: MikroORM;
+  temporal: Client;
+  redis: Redis;
+  taskQueue: string;
+  publishers: PublisherRegistry;
+  cipher: TokenCipher;
+  logger: Logger;
+  /** Static files of the dashboard; defaults to web/dist when built, else web/. */
+  webRoot?: string;
+  now?: () => Date;
+  /** Sandbox mode: the in-app fakes, whose received posts the API shows. */
+  sandbox?: SandboxFakes;
+  events?: HeraldEvents;
+  /** Where request metrics go and what `GET /metrics` serves; a private registry when omitted. */
+  metricsRegistry?: Registry;
+  /** OAuth providers for connecting accounts (GET /api/v2/oauth/...); from the config when omitted. */
+  oauth?: OAuthSettings;
+  /** Per-user rate limits (Redis); from the config (RATE_LIMIT_*) when omitted. */
+  rateLimits?: RateLimitSettings;
+  /** Idempotency-Key records (Redis); 24 h under `herald:idem:` when omitted. */
+  idempotency?: Partial<IdempotencySettings>;
+  /** The Temporal Web UI codec endpoint (/codec/decode, /codec/encode); not served when omitted. */
+  codec?: CodecRouteOptions;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  const posts = new PostService({ orm: deps.orm, temporal: deps.temporal, taskQueue: deps.taskQueue, publishers: deps.publishers, now: deps.now, events: deps.events });
+  const openApi = buildOpenApiDocument();
+  const metricsRegistry = deps.metricsRegistry ?? new Registry();
+  app.use(httpMetrics(metricsRegistry));
+
+  app.get('/metrics', metricsEndpoint(metricsRegistry));
+  app.get('/health', async (_req, res) => {
+    const health = await checkHealth({ orm: deps.orm, redis: deps.redis, temporal: deps.temporal, taskQueue: deps.taskQueue });
+    res.status(health.status === 'ok' ? 200 : 503).json(deps.sandbox ? { ...health, sandbox: true } : health);
+  });
+  app.get('/api/v2/openapi.json', (_req, res) => res.json(openApi));
+  if (deps.codec) app.use('/codec', codecRoutes({ ...deps.codec, orm: deps.orm }));
+
+  const api = express.Router();
+  api.use(rememberRouteBase);
+  api.use(express.json({ limit: '256kb' }));
+  api.use((_req, _res, next) => RequestContext.create(deps.orm.em, next));
+  const oauth = { orm: deps.orm, redis: deps.redis, cipher: deps.cipher, logger: deps.logger, now: deps.now, oauth: deps.oauth ?? oauthSettingsFromConfig(loadConfig()) };
+  // The provider sends the browser back without an API key: the one-time state authenticates the callback.
+  api.use(oauthCallbackRoutes(oauth));
+  api.use(requireApiKey());
+  api.use(rateLimits({ redis: deps.redis, logger: deps.logger, settings: deps.rateLimits ?? loadConfig().rateLimit }));
+  api.use(accountRoutes({ orm: deps.orm, cipher: deps.cipher }));
+  api.use(oauthStartRoutes(oauth));
+  api.use(postRoutes(posts, deps.now, idempotency({ redis: deps.redis, logger: deps.logger, settings: deps.idempotency })));
+  if (deps.sandbox) api.use(sandboxRoutes({ orm: deps.orm, ...deps.sandbox }));
+  app.use('/api/v2', api);
+
+  const webRoot = deps.webRoot ?? defaultWebRoot();
+  app.use(express.static(webRoot, { index: 'index.html', maxAge: '5m' }));
+  app.use(unknownRoute);
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}
+
+/** web/dist when the dashboard is built, else web/; found from sources (src/api) and from dist/src/api. */
+function defaultWebRoot(): string {
+  const roots = [resolve(__dirname, '..', '..'), resolve(__dirname, '..', '..', '..')];
+  const candidates = roots.flatMap((root) => [resolve(root, 'web', 'dist'), resolve(root, 'web')]);
+  return candidates.find((dir) => existsSync(resolve(dir, 'index.html'))) ?? candidates[1]!;
+}
+
+export interface RunningApp {
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export function startApp(app: Express, port: number, host = '127.0.0.1'): Promise<RunningApp> {
+  return new Promise((resolveStart, rejectStart) => {
+    const server = app.listen(port, host);
+    server.once('error', rejectStart);
+    server.once('listening', () => {
+      const { port: actual } = server.address() as AddressInfo;
+      resolveStart({
+        server,
+        url: `http://${host}:${actual}`,
+        stop: () =>
+          new Promise((resolveStop) => {
+            server.close(() => resolveStop());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

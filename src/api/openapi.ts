@@ -1,0 +1,117 @@
+/**
+ * The OpenAPI 3.1 document of API v2, generated from the same zod schemas that validate requests
+ * (zod 4's JSON Schema output), so it cannot drift from the code.
+ */
+import { z } from 'zod';
+import {
+  accountBodySchema,
+  accountSchema,
+  accountsQuerySchema,
+  errorSchema,
+  healthSchema,
+  postSchema,
+  publishBodySchema,
+  publishQuerySchema,
+  rescheduleBodySchema,
+  scheduleBodySchema,
+  scheduledQuerySchema,
+} from './schemas';
+
+type JsonSchema = Record<string, unknown>;
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [String(status), { description: errorDescriptions[status] ?? 'Error', ...json(ref('Error')) }]));
+
+const errorDescriptions: Record<number, string> = {
+  400: 'validation_failed: one detail per bad field',
+  401: 'unauthorized',
+  404: 'not_found (also for another business\'s data)',
+  409: 'conflict: publishing has begun or finished; or the Idempotency-Key was used for another request or is still in flight (details.reason)',
+  429: 'rate_limited: the per-user limit is reached; Retry-After says when to retry. Limited routes send RateLimit and RateLimit-Policy (IETF draft-7) and X-RateLimit-Limit/-Remaining/-Reset on every response',
+  503: 'unavailable: a dependency is down; nothing was accepted',
+};
+
+function componentSchemas(): Record<string, JsonSchema> {
+  const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, postSchema, errorSchema, healthSchema];
+  const registry = z.registry<{ id: string }>();
+  for (const schema of named) registry.add(schema, { id: String(schema.meta()?.id) });
+  const output = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, unrepresentable: 'any', io: 'input' });
+  return Object.fromEntries(
+    Object.entries(output.schemas).map(([id, schema]) => {
+      const { $schema: _ignored, ...rest } = schema as JsonSchema;
+      return [id, rest];
+    }),
+  );
+}
+
+function queryParameters(schema: z.ZodObject, extra: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> {
+  const jsonSchema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  const params = Object.entries(jsonSchema.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: jsonSchema.required?.includes(name) ?? false,
+    schema: property,
+    ...(typeof property.description === 'string' ? { description: property.description } : {}),
+  }));
+  return [...params, ...extra];
+}
+
+const queued = { description: 'Signal sent but not yet confirmed (no worker answered in time); it takes effect when a worker runs', ...json(ref('Post')) };
+const idempotencyKeyParam = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+  description: 'Same key and same request within 24 h: the first response is replayed (Idempotent-Replayed: true) and nothing new is created',
+};
+const postIdParam = { name: 'postId', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+
+export function buildOpenApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Herald API', version: '2.0.0', description: 'Schedule and publish social-media posts durably (one Temporal workflow per post).' },
+    components: {
+      schemas: componentSchemas(),
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from `npm run admin -- bootstrap`' } },
+    },
+    security: [{ apiKey: [] }],
+    paths: {
+      '/api/v2/accounts': {
+        post: { summary: 'Connect an account with tokens', requestBody: json(ref('ConnectAccountRequest')), responses: { 201: { description: 'Connected', ...json(ref('Account')) }, ...errors(400, 401, 404) } },
+        get: { summary: 'List accounts', parameters: queryParameters(accountsQuerySchema), responses: { 200: { description: 'Accounts', ...json({ type: 'object', properties: { accounts: { type: 'array', items: ref('Account') } } }) }, ...errors(400, 401, 404) } },
+      },
+      '/api/v2/accounts/{id}': {
+        delete: { summary: 'Disconnect an account', parameters: [{ ...postIdParam, name: 'id' }], responses: { 200: { description: 'Now inactive', ...json(ref('Account')) }, ...errors(401, 404) } },
+      },
+      '/api/v2/publish': {
+        post: {
+          summary: 'Publish now, waiting up to ?wait seconds',
+          parameters: queryParameters(publishQuerySchema, [idempotencyKeyParam]),
+          requestBody: json(ref('PublishRequest')),
+          responses: { 200: { description: 'Every target finished', ...json(ref('Post')) }, 202: { description: 'Still publishing', ...json(ref('Post')) }, ...errors(400, 401, 404, 409, 429, 503) },
+        },
+      },
+      '/api/v2/publish/multi-platform': {
+        post: { summary: 'Publish now without waiting', parameters: [idempotencyKeyParam], requestBody: json(ref('PublishRequest')), responses: { 202: { description: 'Started', ...json(ref('Post')) }, ...errors(400, 401, 404, 409, 429, 503) } },
+      },
+      '/api/v2/schedule': {
+        post: { summary: 'Schedule a post', parameters: [idempotencyKeyParam], requestBody: json(ref('ScheduleRequest')), responses: { 201: { description: 'Scheduled', ...json(ref('Post')) }, ...errors(400, 401, 404, 409, 429, 503) } },
+      },
+      '/api/v2/schedule/{postId}': {
+        put: { summary: 'Reschedule (signal)', parameters: [postIdParam], requestBody: json(ref('RescheduleRequest')), responses: { 200: { description: 'Moved', ...json(ref('Post')) }, 202: queued, ...errors(400, 401, 404, 409) } },
+        delete: { summary: 'Cancel (signal)', parameters: [postIdParam], responses: { 200: { description: 'Cancelled', ...json(ref('Post')) }, 202: queued, ...errors(401, 404, 409) } },
+      },
+      '/api/v2/scheduled': {
+        get: { summary: 'List posts by time and status', parameters: queryParameters(scheduledQuerySchema), responses: { 200: { description: 'Posts ordered by scheduledFor', ...json({ type: 'object', properties: { posts: { type: 'array', items: ref('Post') } } }) }, ...errors(400, 401, 404) } },
+      },
+      '/api/v2/posts/{postId}': {
+        get: { summary: 'Read one post', parameters: [postIdParam], responses: { 200: { description: 'The post', ...json(ref('Post')) }, ...errors(401, 404) } },
+      },
+      '/health': {
+        get: { summary: 'Health of Postgres, Redis, Temporal and the worker', security: [], responses: { 200: { description: 'All ok', ...json(ref('Health')) }, 503: { description: 'A check failed', ...json(ref('Health')) } } },
+      },
+    },
+  };
+}

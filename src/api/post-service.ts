@@ -1,0 +1,310 @@
+/**
+ * What the post routes do: create a post and start its workflow, read posts, and move or cancel
+ * them by signal. The workflow is the source of truth; Postgres is its mirror for lists and reads.
+ */
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import { Post, PostPart, PostTarget, SocialAccount } from '../db/entities';
+import { isFinalPostStatus, type Platform, type PostStatus } from '../domain/types';
+import type { PublisherRegistry } from '../platforms/publisher';
+import { BusinessIdAttribute, PlatformsAttribute, PostStatusAttribute, ScheduledForAttribute } from '../temporal/search-attributes';
+import {
+  cancelSignal,
+  postWorkflowId,
+  publishPostWorkflowType,
+  rescheduleSignal,
+  statusQuery,
+  type LivePostState,
+  type PublishPostInput,
+} from '../../workflows/contract';
+import type { publishPostWorkflow } from '../../workflows/publish-post';
+import { assertMember, type AuthContext } from './auth';
+import { HttpError, notFound, validationFailed, type ErrorDetail } from './errors';
+import type { PostView, PublishBody } from './schemas';
+import { noEvents, type HeraldEvents } from '../observability/events';
+
+/** A thread longer than this is almost certainly a mistake; refuse it before anything is stored. */
+export const MAX_PARTS_PER_TARGET = 25;
+/** `scheduledFor` may lie this far in the past (clock skew, slow clients); further is an error. */
+export const PAST_TOLERANCE_MS = 60_000;
+/** How long the API waits for Temporal to accept a new workflow before answering 503. */
+const START_TIMEOUT_MS = 10_000;
+
+export interface SignalOutcome {
+  post: PostView;
+  /** The workflow confirmed the change (otherwise it is queued until a worker runs). */
+  confirmed: boolean;
+}
+
+export interface PostServiceDeps {
+  orm: MikroORM;
+  temporal: Client;
+  taskQueue: string;
+  publishers: PublisherRegistry;
+  now?: () => Date;
+  events?: HeraldEvents;
+}
+
+export class PostService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: PostServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Validates, stores the post and its targets, then starts its workflow (idempotent by id). */
+  async createPost(auth: AuthContext, body: PublishBody, scheduledFor: Date, timezone?: string): Promise<PostView> {
+    assertMember(auth, body.businessId);
+    const em = this.deps.orm.em.fork();
+    const accounts = await this.resolveTargets(em, body);
+    const post = await em.transactional(async (tx) => {
+      const created = tx.create(Post, {
+        businessId: body.businessId,
+        createdByUserId: auth.userId,
+        content: body.content,
+        platforms: body.platforms,
+        platformParams: body.platformParams ?? {},
+        threadOptions: body.thread ?? {},
+        status: 'scheduled',
+        scheduledFor,
+        timezone: timezone ?? null,
+      });
+      await tx.flush();
+      created.workflowId = postWorkflowId(created.id);
+      for (const platform of body.platforms) {
+        tx.create(PostTarget, { postId: created.id, platform, accountId: accounts.get(platform)!.id, status: 'pending' });
+      }
+      return created;
+    });
+    try {
+      await this.deps.temporal.withAbortSignal(AbortSignal.timeout(START_TIMEOUT_MS), () => this.startWorkflow(post));
+    } catch (err) {
+      await this.rollBackCreation(post.id);
+      throw new HttpError('unavailable', `The scheduling engine is unavailable; nothing was created. (${(err as Error).message})`);
+    }
+    (this.deps.events ?? noEvents).postCreated({
+      postId: post.id,
+      businessId: post.businessId,
+      platforms: post.platforms,
+      scheduledFor: post.scheduledFor,
+      immediate: scheduledFor.getTime() <= this.now().getTime(),
+    });
+    return this.view(post.id);
+  }
+
+  private async resolveTargets(em: EntityManager, body: PublishBody): Promise<Map<Platform, SocialAccount>> {
+    const problems: ErrorDetail[] = [];
+    const accounts = new Map<Platform, SocialAccount>();
+    for (const [index, platform] of body.platforms.entries()) {
+      const path = `platforms.${index}`;
+      const publisher = this.deps.publishers[platform];
+      if (!publisher) {
+        problems.push({ path, message: `publishing to ${platform} is not available in this Herald build yet` });
+        continue;
+      }
+      const account = await em.findOne(SocialAccount, { businessId: body.businessId, platform, isActive: true }, { orderBy: { id: 'desc' } });
+      if (!account) problems.push({ path, message: `no active ${platform} account is connected to business ${body.businessId}` });
+      else accounts.set(platform, account);
+      for (const problem of publisher.validate?.(body.content, body.platformParams?.[platform], body.thread ?? {}) ?? []) problems.push({ ...problem });
+      const { parts } = publisher.split(body.content, body.thread ?? {}, body.platformParams?.[platform]);
+      if (parts.length > MAX_PARTS_PER_TARGET) {
+        problems.push({ path: 'content', message: `becomes ${parts.length} ${platform} parts; at most ${MAX_PARTS_PER_TARGET} are allowed` });
+      }
+    }
+    if (problems.length > 0) throw validationFailed(problems);
+    return accounts;
+  }
+
+  /**
+   * Nothing half-written: without a workflow the post would never fire, so it must not exist. A start
+   * that timed out may still have created the workflow: end it (best effort; if that fails too, the
+   * workflow finds no post and ends without publishing).
+   */
+  private async rollBackCreation(postId: number): Promise<void> {
+    await this.deps.temporal
+      .withAbortSignal(AbortSignal.timeout(START_TIMEOUT_MS), () => this.handle(postId).terminate('the API could not confirm the start; the post was not created'))
+      .catch(() => undefined);
+    await this.deps.orm.em.fork().nativeDelete(Post, { id: postId });
+  }
+
+  private async startWorkflow(post: Post): Promise<void> {
+    const input: PublishPostInput = {
+      postId: post.id,
+      businessId: post.businessId,
+      platforms: post.platforms,
+      scheduledFor: post.scheduledFor.toISOString(),
+    };
+    await this.deps.temporal.workflow.start<typeof publishPostWorkflow>(publishPostWorkflowType, {
+      workflowId: postWorkflowId(post.id),
+      taskQueue: this.deps.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      typedSearchAttributes: [
+        { key: BusinessIdAttribute, value: post.businessId },
+        { key: PlatformsAttribute, value: post.platforms },
+        { key: ScheduledForAttribute, value: post.scheduledFor },
+        { key: PostStatusAttribute, value: 'scheduled' },
+      ],
+      staticSummary: `Post ${post.id} to ${post.platforms.join(', ')} at ${post.scheduledFor.toISOString()}`,
+      staticDetails: `Business ${post.businessId}. Cancel: signal "cancel". Move: signal "reschedule" {"scheduledFor": "<ISO time>"}.`,
+    });
+  }
+
+  /** Waits up to `seconds` for the workflow to finish; returns the post as it stands then. */
+  async waitForOutcome(postId: number, seconds: number): Promise<PostView> {
+    if (seconds > 0) {
+      const handle = this.handle(postId);
+      await this.deps.temporal
+        .withAbortSignal(AbortSignal.timeout(seconds * 1000), () => handle.result())
+        .catch(() => undefined);
+    }
+    return this.view(postId);
+  }
+
+  async getPost(auth: AuthContext, postId: number): Promise<PostView> {
+    const post = await this.deps.orm.em.fork().findOne(Post, { id: postId });
+    if (!post) throw notFound('post');
+    assertMember(auth, post.businessId, 'post');
+    return this.view(postId);
+  }
+
+  async listScheduled(
+    auth: AuthContext,
+    query: { businessId: number; from?: string; to?: string; status?: PostStatus[]; limit: number },
+  ): Promise<PostView[]> {
+    assertMember(auth, query.businessId);
+    const em = this.deps.orm.em.fork();
+    const scheduledFor: Record<string, Date> = {};
+    if (query.from) scheduledFor.$gte = new Date(query.from);
+    if (query.to) scheduledFor.$lt = new Date(query.to);
+    const posts = await em.find(
+      Post,
+      { businessId: query.businessId, status: { $in: query.status ?? ['scheduled'] }, ...(query.from || query.to ? { scheduledFor } : {}) },
+      { orderBy: { scheduledFor: 'asc', id: 'asc' }, limit: query.limit },
+    );
+    return this.views(em, posts);
+  }
+
+  /**
+   * Moves a waiting post by signal; 409 once publishing has begun. `confirmed` is false when no
+   * worker answered in time: the signal is durable and takes effect when a worker runs.
+   */
+  async reschedule(auth: AuthContext, postId: number, scheduledFor: Date): Promise<SignalOutcome> {
+    await this.getPost(auth, postId);
+    if (scheduledFor.getTime() < this.now().getTime() - PAST_TOLERANCE_MS) {
+      throw validationFailed([{ path: 'scheduledFor', message: 'must not be in the past' }]);
+    }
+    const handle = this.handle(postId);
+    const before = await this.liveState(handle, postId);
+    this.assertStillScheduled(before.status, 'reschedule');
+    await handle.signal(rescheduleSignal, { scheduledFor: scheduledFor.toISOString() });
+    const moved = (s: LivePostState) => Date.parse(s.scheduledFor) === scheduledFor.getTime();
+    const after = await this.awaitLiveState(handle, (s) => s.status !== 'scheduled' || moved(s));
+    if (after) this.assertStillScheduled(after.status, 'reschedule');
+    return { post: this.overlay(await this.view(postId), after), confirmed: after !== undefined && moved(after) };
+  }
+
+  /** Cancels a waiting post by signal; repeating it is harmless; 409 once publishing has begun. */
+  async cancel(auth: AuthContext, postId: number): Promise<SignalOutcome> {
+    const current = await this.getPost(auth, postId);
+    if (current.status === 'cancelled') return { post: current, confirmed: true };
+    const handle = this.handle(postId);
+    const before = await this.liveState(handle, postId);
+    if (before.status === 'cancelled') return { post: this.overlay(current, before), confirmed: true };
+    this.assertStillScheduled(before.status, 'cancel');
+    await handle.signal(cancelSignal);
+    const after = await this.awaitLiveState(handle, (s) => s.status !== 'scheduled');
+    if (after && after.status !== 'cancelled') this.assertStillScheduled(after.status, 'cancel');
+    if (after) await this.deps.temporal.withAbortSignal(AbortSignal.timeout(5000), () => handle.result()).catch(() => undefined);
+    return { post: this.overlay(await this.view(postId), after), confirmed: after?.status === 'cancelled' };
+  }
+
+  private assertStillScheduled(status: PostStatus, action: 'cancel' | 'reschedule'): void {
+    if (status === 'scheduled') return;
+    const reason = status === 'publishing' ? 'publishing' : isFinalPostStatus(status) ? (status === 'cancelled' ? 'cancelled' : 'already_published') : status;
+    const message = status === 'cancelled' ? `The post is cancelled; it cannot ${action === 'cancel' ? 'be cancelled again' : 'be rescheduled'}.` : `Publishing has begun (status ${status}); the post can no longer be ${action === 'cancel' ? 'cancelled' : 'rescheduled'}.`;
+    throw new HttpError('conflict', message, { reason, status });
+  }
+
+  private handle(postId: number): WorkflowHandle<typeof publishPostWorkflow> {
+    return this.deps.temporal.workflow.getHandle(postWorkflowId(postId));
+  }
+
+  /** The workflow's live state; when no worker answers quickly, what Postgres last recorded. */
+  private async liveState(handle: WorkflowHandle, postId: number): Promise<LivePostState> {
+    const live = await this.queryState(handle);
+    if (live) return live;
+    const view = await this.view(postId);
+    return { postId, status: view.status, scheduledFor: view.scheduledFor, publishedAt: view.publishedAt, targets: [] };
+  }
+
+  private async queryState(handle: WorkflowHandle): Promise<LivePostState | undefined> {
+    return this.deps.temporal
+      .withAbortSignal(AbortSignal.timeout(3000), () => handle.query(statusQuery))
+      .catch(() => undefined);
+  }
+
+  private async awaitLiveState(handle: WorkflowHandle, done: (state: LivePostState) => boolean): Promise<LivePostState | undefined> {
+    const deadline = Date.now() + 5000;
+    let state: LivePostState | undefined;
+    while (Date.now() < deadline) {
+      state = await this.queryState(handle);
+      if (state && done(state)) return state;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return state;
+  }
+
+  /** The workflow answers before its bookkeeping activity lands in Postgres: show the live values. */
+  private overlay(view: PostView, live: LivePostState | undefined): PostView {
+    if (!live) return view;
+    return { ...view, status: live.status, scheduledFor: live.scheduledFor };
+  }
+
+  async view(postId: number): Promise<PostView> {
+    const em = this.deps.orm.em.fork();
+    const post = await em.findOneOrFail(Post, { id: postId });
+    const [view] = await this.views(em, [post]);
+    return view!;
+  }
+
+  private async views(em: EntityManager, posts: Post[]): Promise<PostView[]> {
+    if (posts.length === 0) return [];
+    const ids = posts.map((post) => post.id);
+    const targets = await em.find(PostTarget, { postId: { $in: ids } }, { orderBy: { id: 'asc' } });
+    const parts = await em.find(PostPart, { postId: { $in: ids } }, { orderBy: { partIndex: 'asc' } });
+    return posts.map((post) => toPostView(post, targets.filter((t) => t.postId === post.id), parts.filter((p) => p.postId === post.id)));
+  }
+}
+
+export function toPostView(post: Post, targets: PostTarget[], parts: PostPart[]): PostView {
+  return {
+    id: post.id,
+    businessId: post.businessId,
+    content: post.content,
+    platforms: post.platforms,
+    status: post.status,
+    scheduledFor: post.scheduledFor.toISOString(),
+    timezone: post.timezone ?? null,
+    createdAt: post.createdAt.toISOString(),
+    publishedAt: post.publishedAt?.toISOString() ?? null,
+    workflowId: post.workflowId ?? postWorkflowId(post.id),
+    targets: targets.map((target) => ({
+      platform: target.platform,
+      accountId: target.accountId ?? null,
+      status: target.status,
+      url: target.url ?? null,
+      error: target.error ?? null,
+      errorClass: target.errorClass ?? null,
+      parts: parts
+        .filter((part) => part.platform === target.platform)
+        .map((part) => ({
+          index: part.partIndex,
+          text: part.text,
+          platformPostId: part.platformPostId ?? null,
+          url: part.url ?? null,
+          publishedAt: part.publishedAt?.toISOString() ?? null,
+        })),
+    })),
+  };
+}

@@ -1,0 +1,64 @@
+import { Router, type RequestHandler } from 'express';
+import { authOf } from '../auth';
+import { parseOrThrow, validationFailed } from '../errors';
+import { PAST_TOLERANCE_MS, type PostService } from '../post-service';
+import { idParamSchema, publishBodySchema, publishQuerySchema, rescheduleBodySchema, scheduleBodySchema, scheduledQuerySchema } from '../schemas';
+
+/** Publish now, schedule, list, reschedule, cancel and read posts. Each route parses, calls one service method, maps the result. */
+export function postRoutes(service: PostService, now: () => Date = () => new Date(), idempotent: RequestHandler = (_req, _res, next) => next()): Router {
+  const router = Router();
+
+  router.post('/publish', idempotent, async (req, res) => {
+    const auth = authOf(req);
+    const { wait } = parseOrThrow(publishQuerySchema, req.query);
+    const body = parseOrThrow(publishBodySchema, req.body);
+    const created = await service.createPost(auth, body, now());
+    const post = await service.waitForOutcome(created.id, wait);
+    res.status(post.status === 'scheduled' || post.status === 'publishing' ? 202 : 200).json(post);
+  });
+
+  router.post('/publish/multi-platform', idempotent, async (req, res) => {
+    const auth = authOf(req);
+    const body = parseOrThrow(publishBodySchema, req.body);
+    res.status(202).json(await service.createPost(auth, body, now()));
+  });
+
+  router.post('/schedule', idempotent, async (req, res) => {
+    const auth = authOf(req);
+    const { scheduledFor, timezone, ...body } = parseOrThrow(scheduleBodySchema, req.body);
+    const when = new Date(scheduledFor);
+    if (when.getTime() < now().getTime() - PAST_TOLERANCE_MS) {
+      throw validationFailed([{ path: 'scheduledFor', message: 'must not be more than 60 seconds in the past' }]);
+    }
+    res.status(201).json(await service.createPost(auth, body, when, timezone));
+  });
+
+  router.get('/scheduled', async (req, res) => {
+    const auth = authOf(req);
+    const query = parseOrThrow(scheduledQuerySchema, req.query);
+    res.json({ posts: await service.listScheduled(auth, query) });
+  });
+
+  router.put('/schedule/:postId', async (req, res) => {
+    const auth = authOf(req);
+    const postId = parseOrThrow(idParamSchema, req.params.postId, 'postId');
+    const { scheduledFor } = parseOrThrow(rescheduleBodySchema, req.body);
+    const { post, confirmed } = await service.reschedule(auth, postId, new Date(scheduledFor));
+    res.status(confirmed ? 200 : 202).json(post);
+  });
+
+  router.delete('/schedule/:postId', async (req, res) => {
+    const auth = authOf(req);
+    const postId = parseOrThrow(idParamSchema, req.params.postId, 'postId');
+    const { post, confirmed } = await service.cancel(auth, postId);
+    res.status(confirmed ? 200 : 202).json(post);
+  });
+
+  router.get('/posts/:postId', async (req, res) => {
+    const auth = authOf(req);
+    const postId = parseOrThrow(idParamSchema, req.params.postId, 'postId');
+    res.json(await service.getPost(auth, postId));
+  });
+
+  return router;
+}
