@@ -1,0 +1,216 @@
+/** The Scheduled page: a month calendar or a list of a business's posts, kept live by polling. */
+import { useEffect, useState } from 'preact/hooks';
+import { ALL_STATUSES, api, type Business, type Post } from '../api';
+import { formatLongDate, formatMonth } from '../format';
+import { href, notify, useLive, useNow, type Route } from '../hooks';
+import { recall, remember } from '../session';
+import { addDays, addMonths, dateKey, instantOf, monthGrid, shiftByDays, todayIn, type CalendarDate } from '../time';
+import type { PostStatus } from '../../../src/domain/types';
+import { Calendar, DayPosts, postsByDay } from './Calendar';
+import { Modal } from './Modal';
+import { CancelDialog, MoveDialog, usePostActions } from './PostActions';
+import { PostList } from './PostList';
+import { LiveStatus } from './LiveStatus';
+
+const POLL_MS = 4000;
+const RECENT_DAYS = 30;
+
+const LIST_FILTERS: Record<string, { label: string; upcoming: boolean; recent: PostStatus[] }> = {
+  all: { label: 'Finished', upcoming: true, recent: ['published', 'partially_published', 'failed', 'cancelled'] },
+  upcoming: { label: 'Finished', upcoming: true, recent: [] },
+  published: { label: 'Published', upcoming: false, recent: ['published', 'partially_published'] },
+  failed: { label: 'Failed', upcoming: false, recent: ['failed', 'partially_published'] },
+  cancelled: { label: 'Cancelled', upcoming: false, recent: ['cancelled'] },
+};
+
+function parseMonth(value: string | null): { year: number; month: number } | undefined {
+  const match = /^(\d{4})-(\d{2})$/.exec(value ?? '');
+  if (!match) return undefined;
+  const month = Number(match[2]);
+  return month >= 1 && month <= 12 ? { year: Number(match[1]), month } : undefined;
+}
+
+const monthKey = (m: { year: number; month: number }) => dateKey({ ...m, day: 1 }).slice(0, 7);
+
+export function Scheduled(props: { business: Business; route: Route }) {
+  const { business, route } = props;
+  const zone = business.timezone;
+  const now = useNow(30_000);
+  const today = todayIn(zone, now);
+  const view = route.query.get('view') === 'list' ? 'list' : 'calendar';
+  const month = parseMonth(route.query.get('month')) ?? { year: today.year, month: today.month };
+  const filterKey = LIST_FILTERS[route.query.get('status') ?? ''] ? route.query.get('status')! : 'all';
+  const filter = LIST_FILTERS[filterKey]!;
+  const grid = monthGrid(month.year, month.month);
+  const [moveTarget, setMoveTarget] = useState<Post>();
+  const [cancelTarget, setCancelTarget] = useState<Post>();
+  const [shownDay, setShownDay] = useState<CalendarDate>();
+  // Cancelled posts would crowd out live ones; hidden unless asked for (and counted either way).
+  const [showCancelled, setShowCancelled] = useState(() => recall<boolean>('calendar.showCancelled') ?? false);
+
+  const live = useLive(
+    async (signal) => {
+      if (view === 'calendar') {
+        const from = instantOf({ ...grid[0]!, hour: 0, minute: 0 }, zone).instant;
+        const to = instantOf({ ...addDays(grid[grid.length - 1]!, 1), hour: 0, minute: 0 }, zone).instant;
+        return api.listPosts({ businessId: business.id, from, to, statuses: ALL_STATUSES }, signal);
+      }
+      const since = new Date(Date.now() - RECENT_DAYS * 86_400_000);
+      const [upcoming, recent] = await Promise.all([
+        filter.upcoming ? api.listPosts({ businessId: business.id, statuses: ['scheduled', 'publishing'] }, signal) : [],
+        filter.recent.length > 0 ? api.listPosts({ businessId: business.id, from: since, statuses: filter.recent }, signal) : [],
+      ]);
+      const seen = new Set(upcoming.map((p) => p.id));
+      return [...upcoming, ...recent.filter((p) => !seen.has(p.id))];
+    },
+    [business.id, view, monthKey(month), filterKey],
+    POLL_MS,
+  );
+
+  const actions = usePostActions((changed) => live.mutate((posts) => posts?.map((p) => (p.id === changed.id ? changed : p))));
+  useEffect(() => {
+    if (live.data) actions.settle(live.data);
+  }, [live.data]);
+  const posts = (live.data ?? []).map((post) => actions.present(post));
+  const cancelledCount = posts.filter((post) => post.status === 'cancelled').length;
+  const calendarPosts = showCancelled ? posts : posts.filter((post) => post.status !== 'cancelled');
+  const movingIds = new Set(actions.pendingMoves.keys());
+
+  const go = (query: Record<string, string | undefined>) => {
+    window.location.hash = href('scheduled', { view, month: monthKey(month), status: view === 'list' && filterKey !== 'all' ? filterKey : undefined, ...query }).slice(1);
+  };
+
+  const dropOnDay = (post: Post, days: number) => {
+    const postZone = post.timezone ?? zone;
+    const { instant } = shiftByDays(post.scheduledFor, postZone, days);
+    if (instant.getTime() < Date.now()) {
+      notify('error', `Post ${post.id} was not moved: that day and time (${postZone}) have already passed.`);
+      return;
+    }
+    void actions.reschedule(post, instant, postZone);
+  };
+
+  return (
+    <div class="scheduled">
+      <div class="page-head">
+        <h1>Scheduled</h1>
+        <nav class="segmented" aria-label="View">
+          <a href={href('scheduled', { view: 'calendar', month: monthKey(month) })} aria-current={view === 'calendar' ? 'page' : undefined}>
+            Calendar
+          </a>
+          <a href={href('scheduled', { view: 'list', month: monthKey(month) })} aria-current={view === 'list' ? 'page' : undefined}>
+            List
+          </a>
+        </nav>
+      </div>
+
+      {view === 'calendar' ? (
+        <>
+          <div class="toolbar">
+            <div class="month-nav">
+              <button type="button" class="icon-button" aria-label="Previous month" onClick={() => go({ month: monthKey(addMonths(month, -1)) })}>
+                ‹
+              </button>
+              <h2 class="month-title" aria-live="polite" data-testid="month-title">
+                {formatMonth(month.year, month.month)}
+              </h2>
+              <button type="button" class="icon-button" aria-label="Next month" onClick={() => go({ month: monthKey(addMonths(month, 1)) })}>
+                ›
+              </button>
+              <button type="button" class="secondary small-button" onClick={() => go({ month: monthKey(today) })} disabled={monthKey(month) === monthKey(today)}>
+                Today
+              </button>
+            </div>
+            <LiveStatus live={live} zone={zone} />
+          </div>
+          <div class="calendar-options">
+            <p class="muted small hint">Drag a scheduled post to another day to move it (same time of day), or use its ⇄ button.</p>
+            <label class="checkbox small">
+              <input
+                type="checkbox"
+                checked={showCancelled}
+                onChange={(e) => {
+                  setShowCancelled(e.currentTarget.checked);
+                  remember('calendar.showCancelled', e.currentTarget.checked);
+                }}
+              />
+              Show cancelled ({cancelledCount})
+            </label>
+          </div>
+          <Calendar
+            month={month}
+            grid={grid}
+            posts={calendarPosts}
+            zone={zone}
+            today={today}
+            movingIds={movingIds}
+            onDropOnDay={dropOnDay}
+            onMove={setMoveTarget}
+            onShowDay={setShownDay}
+          />
+          {live.data && calendarPosts.length === 0 && (
+            <div class="empty-state card" data-testid="empty-state">
+              <p>Nothing planned in {formatMonth(month.year, month.month)}.</p>
+              <a class="button primary" href="#/compose">
+                Compose a post
+              </a>
+            </div>
+          )}
+        </>
+      ) : (
+        <>
+          <div class="toolbar">
+            <div class="field inline-field">
+              <label for="list-filter">Show</label>
+              <select id="list-filter" value={filterKey} onChange={(e) => go({ status: e.currentTarget.value === 'all' ? undefined : e.currentTarget.value })}>
+                <option value="all">Upcoming and finished</option>
+                <option value="upcoming">Upcoming only</option>
+                <option value="published">Published</option>
+                <option value="failed">Failed</option>
+                <option value="cancelled">Cancelled</option>
+              </select>
+            </div>
+            <LiveStatus live={live} zone={zone} />
+          </div>
+          {live.data ? (
+            <PostList
+              posts={posts}
+              zone={zone}
+              now={now}
+              filterLabel={filter.label}
+              pendingMoves={actions.pendingMoves}
+              pendingCancels={actions.pendingCancels}
+              onMove={setMoveTarget}
+              onCancel={setCancelTarget}
+              empty={
+                <>
+                  <p>No posts to show here yet.</p>
+                  <a class="button primary" href="#/compose">
+                    Compose a post
+                  </a>
+                </>
+              }
+            />
+          ) : (
+            !live.error && <p class="muted">Loading posts…</p>
+          )}
+        </>
+      )}
+
+      {moveTarget && <MoveDialog post={moveTarget} zone={zone} onClose={() => setMoveTarget(undefined)} onMove={(instant, moveZone) => actions.reschedule(moveTarget, instant, moveZone)} />}
+      {cancelTarget && <CancelDialog post={cancelTarget} zone={zone} onClose={() => setCancelTarget(undefined)} onConfirm={() => actions.cancel(cancelTarget)} />}
+      {shownDay && (
+        <Modal title={formatLongDate(shownDay)} onClose={() => setShownDay(undefined)} testId="day-dialog">
+          <DayPosts
+            posts={postsByDay(calendarPosts, zone).get(dateKey(shownDay)) ?? []}
+            zone={zone}
+            onMove={(post) => {
+              setShownDay(undefined);
+              setMoveTarget(post);
+            }}
+          />
+        </Modal>
+      )}
+    </div>
+  );
+}
