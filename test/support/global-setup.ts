@@ -1,0 +1,57 @@
+/**
+ * Integration tests share one real Temporal dev server (the project's own CLI), one fresh
+ * PostgreSQL database (migrated) and the local Redis. The workflow bundle is built once.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { Redis } from 'ioredis';
+import { ensureDatabase, migrate, openOrm } from '../../src/db/orm';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { workflowsPath } from '../../src/temporal/worker';
+import { failureConverterPath } from '../../src/temporal/payload-codec';
+import { freePort } from './ports';
+
+declare global {
+  var __heraldDevServer: DevServer | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'herald-test-'));
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/herald_test_${process.pid}_${Date.now()}`;
+  await ensureDatabase(databaseUrl);
+  const orm = await openOrm(databaseUrl);
+  await migrate(orm);
+  await orm.close(true);
+
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  await redis.ping();
+  redis.disconnect();
+
+  const port = await freePort();
+  const server = await startDevServer({ port, logLevel: 'error', startTimeoutMs: 90_000 });
+  globalThis.__heraldDevServer = server;
+
+  // The workers' data converter encrypts failure messages: the bundle carries the same failure converter.
+  const bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietLogger });
+  const bundlePath = join(workDir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+
+  process.env.HERALD_TEST_DATABASE_URL = databaseUrl;
+  process.env.HERALD_TEST_REDIS_URL = redisUrl;
+  process.env.HERALD_TEST_TEMPORAL_ADDRESS = server.address;
+  process.env.HERALD_TEST_WORKFLOW_BUNDLE = bundlePath;
+  process.env.HERALD_TEST_WORK_DIR = workDir;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string, meta?: unknown) => console.error(message, meta),
+};
