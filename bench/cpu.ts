@@ -1,0 +1,124 @@
+/**
+ * Where the CPU went during a phase: each process under test (from /proc/<pid>/stat), every
+ * PostgreSQL process together, this bench process (load generator and fakes), and the rest of
+ * the machine (other work: the machine is shared), in percent of one core.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { round } from './lib';
+
+const TICKS_PER_SECOND = 100;
+
+export type CpuConsumer = 'api' | 'worker' | 'bareWorker' | 'devServer' | 'postgres' | 'bench';
+
+interface Reading {
+  at: number;
+  seconds: Partial<Record<CpuConsumer, number>>;
+  machineBusy: number;
+  machineTotal: number;
+}
+
+export interface CpuPhase {
+  phase: string;
+  seconds: number;
+  /** Percent of one core, per consumer; `other` is the rest of the machine's busy time. */
+  percentOfOneCore: Partial<Record<CpuConsumer | 'other' | 'machineBusy', number>>;
+}
+
+function processSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+function postgresSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += processSeconds(Number(entry)) ?? 0;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total;
+}
+
+function machineSeconds(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  return { busy: (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND, total: (user + nice + system + idle + iowait + irq + softirq + steal) / TICKS_PER_SECOND };
+}
+
+export class CpuMeter {
+  readonly phases: CpuPhase[] = [];
+
+  constructor(private readonly pids: () => Partial<Record<Exclude<CpuConsumer, 'postgres'>, number | undefined>>) {}
+
+  private read(): Reading {
+    const seconds: Reading['seconds'] = {};
+    for (const [name, pid] of Object.entries(this.pids()) as Array<[CpuConsumer, number | undefined]>) {
+      const value = processSeconds(pid);
+      if (value !== undefined) seconds[name] = value;
+    }
+    seconds.postgres = postgresSeconds();
+    const machine = machineSeconds();
+    return { at: Date.now(), seconds, machineBusy: machine.busy, machineTotal: machine.total };
+  }
+
+  /** Starts measuring a phase; the returned function ends it and records the result. */
+  start(phase: string): () => CpuPhase {
+    const before = this.read();
+    return () => {
+      const after = this.read();
+      const wall = Math.max(0.001, (after.at - before.at) / 1000);
+      const percent: CpuPhase['percentOfOneCore'] = {};
+      let ours = 0;
+      for (const [name, value] of Object.entries(after.seconds) as Array<[CpuConsumer, number]>) {
+        const start = before.seconds[name];
+        if (start === undefined) continue;
+        const used = Math.max(0, value - start);
+        ours += used;
+        percent[name] = round((used / wall) * 100, 0);
+      }
+      const busy = after.machineBusy - before.machineBusy;
+      percent.other = round((Math.max(0, busy - ours) / wall) * 100, 0);
+      percent.machineBusy = round((busy / wall) * 100, 0);
+      const result = { phase, seconds: round(wall, 1), percentOfOneCore: percent };
+      this.phases.push(result);
+      return result;
+    };
+  }
+
+  async measure<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    const stop = this.start(phase);
+    try {
+      return await work();
+    } finally {
+      stop();
+    }
+  }
+}
+
+const COLUMNS: Array<[CpuConsumer | 'other' | 'machineBusy', string]> = [
+  ['api', 'API'],
+  ['worker', 'worker'],
+  ['bareWorker', 'bare worker'],
+  ['devServer', 'dev server'],
+  ['postgres', 'Postgres (all)'],
+  ['bench', 'bench + fakes'],
+  ['other', 'other work'],
+  ['machineBusy', 'machine busy'],
+];
+
+export function cpuTable(phases: CpuPhase[], cores: number): string {
+  const lines = [
+    `| Phase (CPU, % of one core; the machine has ${cores * 100}%) | s | ${COLUMNS.map(([, title]) => title).join(' | ')} |`,
+    `|---|---|${COLUMNS.map(() => '---').join('|')}|`,
+    ...phases.map((p) => `| ${p.phase} | ${p.seconds} | ${COLUMNS.map(([key]) => (p.percentOfOneCore[key] === undefined ? '—' : `${p.percentOfOneCore[key]}`)).join(' | ')} |`),
+  ];
+  return lines.join('\n');
+}

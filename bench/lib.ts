@@ -1,0 +1,136 @@
+/**
+ * Small tools the bench scenarios share: latency statistics, a bounded worker pool, HTTP calls to
+ * the API with a per-request timeout, polling with a deadline, and /proc memory readings.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface Summary {
+  count: number;
+  min: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Nearest-rank percentiles (no interpolation: every reported value was really observed). */
+export function summarize(values: number[]): Summary {
+  if (values.length === 0) return { count: 0, min: NaN, p50: NaN, p95: NaN, p99: NaN, max: NaN, mean: NaN };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length;
+  return { count: sorted.length, min: sorted[0]!, p50: at(50), p95: at(95), p99: at(99), max: sorted[sorted.length - 1]!, mean };
+}
+
+/**
+ * Runs `task(0..count-1)` with at most `concurrency` in flight; stops starting new tasks once
+ * `deadlineMs` has passed (the missing results are reported by the caller's correctness checks).
+ */
+export async function runPool<T>(count: number, concurrency: number, task: (index: number) => Promise<T>, deadlineMs = 30 * 60_000): Promise<Array<T | undefined>> {
+  const results: Array<T | undefined> = new Array(count);
+  const stopAt = Date.now() + deadlineMs;
+  let next = 0;
+  const lane = async () => {
+    while (next < count && Date.now() < stopAt) {
+      const index = next++;
+      results[index] = await task(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return results;
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+  ms: number;
+  error?: string;
+}
+
+/** One API call, timed on the client side (request sent → whole body read). Never throws. */
+export async function callApi(baseUrl: string, apiKey: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiResponse> {
+  const started = performance.now();
+  try {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    const ms = performance.now() - started;
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body: parsed, ms };
+  } catch (err) {
+    return { status: 0, body: undefined, ms: performance.now() - started, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Polls until `probe` returns a value (not undefined); throws after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+}
+
+/** Resident and peak resident memory of a process in MB, from /proc/<pid>/status; undefined when gone. */
+export function memoryOf(pid: number | undefined): { rssMb: number; hwmMb: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The name of the process (to prove a pid is node itself, not a wrapper). */
+export function processName(pid: number | undefined): string | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A seeded PRNG (mulberry32): the same spread of scheduled times on every run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const round = (value: number, digits = 1) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : value);

@@ -1,0 +1,184 @@
+/**
+ * `npm run bench` (several minutes) / `npm run bench -- --quick` (about a minute or two):
+ * starts its own Herald stack (bench/stack.ts), measures API latency, firing accuracy, drain rate
+ * against a bare-workflow baseline, memory with many waiting posts, and threads; checks every
+ * scenario for correctness; writes bench/results/<YYYY-MM-DD-HHMM>.json and .md; prints the table.
+ *
+ * Options: --quick; --only=api,firing,drain,threads (a subset, for working on one scenario).
+ * Worker tuning set in the environment (WORKER_MAX_CONCURRENT_ACTIVITIES, WORKER_MAX_CACHED_WORKFLOWS)
+ * is passed to the worker child and recorded with the results.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { defaultCliPath } from '../src/temporal/dev-server';
+import { runApiAndMemoryScenario } from './api-latency';
+import { runDrainScenario } from './drain';
+import { runFiringScenario } from './firing';
+import { loadAverage, processName } from './lib';
+import { CpuMeter, cpuTable } from './cpu';
+import { MemorySampler, type Meters } from './memory';
+import { markdownTable, writeResults, type Row, type RunEnvironment, type ScenarioOutcome } from './report';
+import { Cleanup, projectRoot, startStack, type Stack } from './stack';
+import { runThreadsScenario } from './threads';
+
+const SCENARIOS = ['api', 'firing', 'drain', 'threads'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
+const SIZES = {
+  quick: { scheduleRequests: 300, waitingPosts: 2000, getRequests: 100, firing: [50, 200], drain: 200, threads: 20, deadlineMinutes: 10 },
+  full: { scheduleRequests: 2000, waitingPosts: 10_000, getRequests: 300, firing: [50, 500, 2000], drain: 2000, threads: 200, deadlineMinutes: 60 },
+};
+const CONCURRENCY = 16;
+/** Used for lead times when the API scenario is skipped (--only). */
+const ASSUMED_CREATES_PER_SECOND = 40;
+
+function parseArgs(argv: string[]): { quick: boolean; only: Set<ScenarioName> } {
+  const quick = argv.includes('--quick');
+  const onlyArg = argv.find((arg) => arg.startsWith('--only='));
+  const only = new Set<ScenarioName>(SCENARIOS);
+  if (onlyArg) {
+    only.clear();
+    for (const name of onlyArg.slice('--only='.length).split(',')) {
+      if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario "${name}"; use ${SCENARIOS.join(',')}`);
+      only.add(name as ScenarioName);
+    }
+  }
+  const unknown = argv.filter((arg) => arg !== '--quick' && !arg.startsWith('--only='));
+  if (unknown.length) throw new Error(`unknown option ${unknown.join(' ')}; use --quick and/or --only=${SCENARIOS.join(',')}`);
+  return { quick, only };
+}
+
+const runStarted = Date.now();
+function log(line: string): void {
+  const seconds = ((Date.now() - runStarted) / 1000).toFixed(1).padStart(6);
+  process.stdout.write(`[bench ${seconds}s] ${line}\n`);
+}
+
+function command(file: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(file, args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function environmentAtStart(quick: boolean): RunEnvironment {
+  return {
+    mode: quick ? 'quick' : 'full',
+    startedAt: new Date(runStarted).toISOString(),
+    nproc: Number(command('nproc', [])) || cpus().length,
+    loadAverageAtStart: loadAverage(),
+    node: process.version,
+    temporalCli: command(defaultCliPath, ['--version'])?.replace(/^temporal version /, 'temporal CLI '),
+    gitCommit: command('git', ['rev-parse', '--short', 'HEAD']),
+    gitDirty: Boolean(command('git', ['status', '--porcelain'])),
+    notes: [],
+  };
+}
+
+async function main(): Promise<number> {
+  const { quick, only } = parseArgs(process.argv.slice(2));
+  const sizes = quick ? SIZES.quick : SIZES.full;
+  const environment = environmentAtStart(quick);
+  log(`${environment.mode} run on ${environment.nproc} cores (nproc), load average ${environment.loadAverageAtStart} — other work on this machine affects every number`);
+
+  const cleanup = new Cleanup();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping everything the bench started`);
+    void cleanup.runAll(log).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const deadline = setTimeout(() => {
+    log(`the run exceeded ${sizes.deadlineMinutes} minutes: stopping`);
+    void cleanup.runAll(log).finally(() => process.exit(2));
+  }, sizes.deadlineMinutes * 60_000);
+  deadline.unref();
+
+  const outcomes: ScenarioOutcome[] = [];
+  const rows: Row[] = [];
+  let sampler: MemorySampler | undefined;
+  let cpu: CpuMeter | undefined;
+  try {
+    const stack = await startStack(cleanup, log);
+    environment.workerSettings = stack.workerSettings;
+    environment.childEnv = stack.childEnv;
+    environment.notes.push(
+      `Processes measured: worker pid ${stack.worker.pid} (${processName(stack.worker.pid)}), API pid ${stack.api.pid} (${processName(stack.api.pid)}), dev server pid ${stack.devServer.process.pid} (${processName(stack.devServer.process.pid)}).`,
+    );
+    sampler = new MemorySampler(() => ({ worker: stack.worker.pid, api: stack.api.pid, devServer: stack.devServer.process.pid, bench: process.pid }));
+    sampler.start();
+    cpu = new CpuMeter(() => ({ api: stack.api.pid, worker: stack.worker.pid, bareWorker: stack.bareWorkerPid, devServer: stack.devServer.process.pid, bench: process.pid }));
+    const meters: Meters = { memory: sampler, cpu };
+
+    const run = async (name: string, scenario: () => Promise<ScenarioOutcome>) => {
+      try {
+        const outcome = await scenario();
+        outcomes.push(outcome);
+        rows.push(...outcome.rows);
+      } catch (err) {
+        log(`${name} failed: ${err instanceof Error ? err.stack : String(err)}`);
+        rows.push({ scenario: name, load: '—', result: 'did not finish', problems: [err instanceof Error ? err.message.split('\n')[0]! : String(err)] });
+      }
+    };
+
+    let createsPerSecond = ASSUMED_CREATES_PER_SECOND;
+    if (only.has('api')) {
+      await run('API latency and memory', async () => {
+        const { outcome, scheduleRatePerSecond } = await runApiAndMemoryScenario(stack, meters, { ...sizes, concurrency: CONCURRENCY }, log);
+        createsPerSecond = scheduleRatePerSecond;
+        return outcome;
+      });
+    }
+    if (only.has('firing')) {
+      for (const posts of sizes.firing) {
+        await run(`Firing ${posts}`, () => runFiringScenario(stack, meters, posts, createsPerSecond, CONCURRENCY, log));
+      }
+    }
+    if (only.has('drain')) await run('Drain', () => runDrainScenario(stack, meters, sizes.drain, CONCURRENCY, log));
+    if (only.has('threads')) await run('Threads', () => runThreadsScenario(stack, meters, sizes.threads, createsPerSecond, CONCURRENCY, log));
+
+    rows.push(memoryRow(stack, sampler));
+  } catch (err) {
+    log(`the bench could not run: ${err instanceof Error ? err.stack : String(err)}`);
+    rows.push({ scenario: 'Stack start-up', load: '—', result: 'did not start', problems: [err instanceof Error ? err.message.split('\n')[0]! : String(err)] });
+  } finally {
+    sampler?.stop();
+    log('stopping the stack');
+    await cleanup.runAll(log);
+    clearTimeout(deadline);
+  }
+
+  environment.finishedAt = new Date().toISOString();
+  environment.durationSeconds = Math.round((Date.now() - runStarted) / 1000);
+  environment.loadAverageAtEnd = loadAverage();
+  const cpuPhases = cpu?.phases ?? [];
+  const cpuSection = cpuPhases.length ? cpuTable(cpuPhases, environment.nproc) : '';
+  const files = writeResults(environment, outcomes, rows, { data: { cpu: cpuPhases }, sections: cpuSection ? [cpuSection] : [] });
+  process.stdout.write(`\n${markdownTable(rows)}\n\n${cpuSection ? `${cpuSection}\n\n` : ''}`);
+  process.stdout.write(`nproc ${environment.nproc}; load average ${environment.loadAverageAtStart} at start, ${environment.loadAverageAtEnd} at end (other work on this machine counts).\n`);
+  process.stdout.write(`Results: ${files.json}\n         ${files.markdown}\n`);
+  return rows.some((row) => row.problems.length > 0) ? 1 : 0;
+}
+
+/** Peak resident memory over the whole run, per process. */
+function memoryRow(stack: Stack, sampler: MemorySampler): Row {
+  const peak = sampler.peak(0);
+  return {
+    scenario: 'Memory: peak RSS over the whole run',
+    load: 'sampled every 0.5 s',
+    result: `worker ${peak.worker ?? '?'} MB · API ${peak.api ?? '?'} MB · dev server ${peak.devServer ?? '?'} MB · bench (load generator + fakes) ${peak.bench ?? '?'} MB`,
+    problems: stack.worker.process.exitCode !== null || stack.api.process.exitCode !== null ? ['the worker or the API exited during the run'] : [],
+  };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

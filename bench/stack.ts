@@ -1,0 +1,358 @@
+/**
+ * The whole Herald the bench measures, started from nothing and torn down at the end:
+ * a headless in-memory Temporal dev server (the project's CLI) on a free port, a fresh PostgreSQL
+ * database (migrated here, dropped at the end), the local Redis, the fake X and LinkedIn servers in
+ * this process, and the API and the worker as child processes running the real entry point
+ * (`node --import tsx src/main.ts --api|--worker`, node itself so that /proc shows its memory).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { MikroORM as CoreOrm } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Client, Connection } from '@temporalio/client';
+import { Redis } from 'ioredis';
+import { configVariables, parseConfig } from '../src/config';
+import { ensureDatabase, migrate, openOrm } from '../src/db/orm';
+import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { FakeLinkedInServer } from '../test/fakes/linkedin-fake';
+import { FakeXServer } from '../test/fakes/x-fake';
+import { freePort } from '../test/support/ports';
+import { eventually } from './lib';
+
+export const projectRoot = resolve(__dirname, '..');
+const HUGE_LIMIT = 1_000_000_000;
+
+/** Steps to undo, run last-in first-out, each bounded in time; safe to call more than once. */
+export class Cleanup {
+  private readonly steps: Array<{ name: string; run: () => Promise<unknown> }> = [];
+
+  add(name: string, run: () => Promise<unknown>): void {
+    this.steps.push({ name, run });
+  }
+
+  async runAll(log: (line: string) => void): Promise<void> {
+    while (this.steps.length > 0) {
+      const step = this.steps.pop()!;
+      try {
+        await withTimeout(step.run(), 30_000, `stopping ${step.name}`);
+      } catch (err) {
+        log(`cleanup: ${step.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}
+
+/** Children still alive get SIGKILL when this process exits, whatever the reason. */
+const liveChildren = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
+export function trackChild(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+export interface BenchChild {
+  name: string;
+  pid: number;
+  process: ChildProcess;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+export interface Stack {
+  runTag: string;
+  logDir: string;
+  databaseUrl: string;
+  /** The bench's own connection: tenants (admin bootstrap) and correctness checks. */
+  orm: MikroORM;
+  temporal: Client;
+  temporalAddress: string;
+  devServer: DevServer;
+  fakeX: FakeXServer;
+  fakeLinkedIn: FakeLinkedInServer;
+  api: BenchChild & { url: string };
+  worker: BenchChild & { healthUrl?: string };
+  taskQueue: string;
+  /** What the worker child runs with (parsed by the product's own config schema). */
+  workerSettings: { maxConcurrentActivities: number; maxCachedWorkflows: number } & Record<string, unknown>;
+  /** The environment the Herald children got, secrets masked. */
+  childEnv: Record<string, string>;
+  startBareWorker(taskQueue: string): Promise<BenchChild>;
+  /** Set while the baseline's worker runs (for the CPU meter). */
+  bareWorkerPid?: number;
+  /** The worker's /metrics text (Herald's and the Temporal SDK's), when the worker serves it. */
+  workerMetrics(): Promise<string | undefined>;
+}
+
+export async function startStack(cleanup: Cleanup, log: (line: string) => void): Promise<Stack> {
+  const runTag = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const logDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  log(`logs of the child processes: ${logDir}`);
+
+  const redisUrl = 'redis://127.0.0.1:6379';
+  await pingRedis(redisUrl);
+
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/herald_bench_${process.pid}_${Date.now()}`;
+  await ensureDatabase(databaseUrl);
+  cleanup.add('the bench database', () => dropDatabase(databaseUrl));
+  const orm = await openOrm(databaseUrl, { pool: { min: 0, max: 6 } });
+  cleanup.add('the bench database connection', () => orm.close(true));
+  await migrate(orm);
+  log(`database ${new URL(databaseUrl).pathname.slice(1)} created and migrated`);
+
+  const devServer = await startDevServer({ port: await freePort(), logLevel: 'error', startTimeoutMs: 90_000 });
+  trackChild(devServer.process);
+  cleanup.add('the Temporal dev server', () => devServer.stop());
+  log(`Temporal dev server (in-memory, headless) on ${devServer.address}, pid ${devServer.process.pid}`);
+  const connection = await Connection.connect({ address: devServer.address });
+  cleanup.add('the bench Temporal connection', () => connection.close());
+  const temporal = new Client({ connection, namespace: 'default' });
+
+  const fakeX = new FakeXServer({ rateLimitPerWindow: HUGE_LIMIT, userDailyLimit: HUGE_LIMIT, appDailyLimit: HUGE_LIMIT });
+  await fakeX.start();
+  cleanup.add('the fake X', () => fakeX.stop());
+  const fakeLinkedIn = new FakeLinkedInServer({ dailyPostLimit: HUGE_LIMIT });
+  await fakeLinkedIn.start();
+  cleanup.add('the fake LinkedIn', () => fakeLinkedIn.stop());
+
+  const taskQueue = `herald-bench-${runTag}`;
+  const apiPort = await freePort();
+  const env = await childEnvironment({ databaseUrl, redisUrl, temporalAddress: devServer.address, taskQueue, apiPort, fakeX, fakeLinkedIn });
+  const settings = parseConfig(env);
+
+  const api = spawnNode('api', ['src/main.ts', '--api'], env, logDir);
+  cleanup.add('the API process', () => api.stop());
+  const worker = spawnNode('worker', ['src/main.ts', '--worker'], env, logDir);
+  cleanup.add('the worker process', () => worker.stop());
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const healthUrl = env.WORKER_HEALTH_PORT ? `http://127.0.0.1:${env.WORKER_HEALTH_PORT}` : undefined;
+  await waitForHerald(apiUrl, healthUrl, [api, worker]);
+  log(`API pid ${api.pid} on ${apiUrl}; worker pid ${worker.pid} polling "${taskQueue}"`);
+
+  return {
+    runTag,
+    logDir,
+    databaseUrl,
+    orm,
+    temporal,
+    temporalAddress: devServer.address,
+    devServer,
+    fakeX,
+    fakeLinkedIn,
+    api: { ...api, url: apiUrl },
+    worker: { ...worker, healthUrl },
+    taskQueue,
+    workerSettings: { ...settings.worker },
+    childEnv: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k === 'TOKEN_ENCRYPTION_KEYS' ? 'bench:<random>' : v])),
+    startBareWorker: (queue) => startBareWorker(queue, devServer.address, settings.worker, logDir, cleanup),
+    async workerMetrics() {
+      if (!healthUrl) return undefined;
+      const response = await fetch(`${healthUrl}/metrics`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+      return response?.ok ? response.text() : undefined;
+    },
+  };
+}
+
+interface EnvInputs {
+  databaseUrl: string;
+  redisUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  apiPort: number;
+  fakeX: FakeXServer;
+  fakeLinkedIn: FakeLinkedInServer;
+}
+
+/** Exactly what the children get: nothing inherited but PATH and HOME, plus worker tuning set on the bench. */
+async function childEnvironment(inputs: EnvInputs): Promise<Record<string, string>> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? tmpdir(),
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(inputs.apiPort),
+    DATABASE_URL: inputs.databaseUrl,
+    REDIS_URL: inputs.redisUrl,
+    TEMPORAL_ADDRESS: inputs.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: inputs.taskQueue,
+    TWITTER_API_BASE_URL: inputs.fakeX.baseUrl,
+    LINKEDIN_API_BASE_URL: inputs.fakeLinkedIn.baseUrl,
+    LINKEDIN_API_VERSION: lastMonthsLinkedInVersion(),
+    // No Meta fake is needed; a closed loopback port keeps any stray call on this machine.
+    META_GRAPH_API_BASE_URL: 'http://127.0.0.1:9',
+    TOKEN_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    HERALD_SANDBOX: '0',
+    // The limiter stays on (its Redis round trips are part of every request's cost) with limits far
+    // above the bench's load, counted under a prefix of this run's own.
+    RATE_LIMIT_ENABLED: 'true',
+    RATE_LIMIT_PUBLISH: '1000000/1h',
+    RATE_LIMIT_MULTI_PLATFORM: '1000000/1h',
+    RATE_LIMIT_SCHEDULE: '1000000/1h',
+    RATE_LIMIT_LIST: '1000000/1m',
+    RATE_LIMIT_CANCEL: '1000000/1h',
+    RATE_LIMIT_KEY_PREFIX: `herald:bench:${randomBytes(4).toString('hex')}:rl:`,
+  };
+  const known = new Set<string>(configVariables);
+  for (const port of ['WORKER_HEALTH_PORT', 'WORKER_SDK_METRICS_PORT']) {
+    if (known.has(port)) env[port] = String(await freePort());
+  }
+  // Tuning under test: `WORKER_MAX_CACHED_WORKFLOWS=200 npm run bench` reaches the worker child.
+  for (const name of known) {
+    const value = process.env[name];
+    if (/^(WORKER_MAX_|PLATFORM_HTTP_TIMEOUT_MS$)/.test(name) && value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** LinkedIn serves monthly versions for about a year: last month's is always active. */
+function lastMonthsLinkedInVersion(): string {
+  const date = new Date();
+  date.setUTCDate(1);
+  date.setUTCMonth(date.getUTCMonth() - 1);
+  return `${date.getUTCFullYear()}${String(date.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/** `node --import tsx <script>` with node itself as the child (not a wrapper), output to a log file. */
+function spawnNode(name: string, args: string[], env: Record<string, string>, logDir: string, stdout: 'log' | 'pipe' = 'log'): BenchChild {
+  const logFile = join(logDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    // BENCH_CPU_PROFILE=1: each child writes a V8 CPU profile (open in Chrome DevTools) into the log folder on exit.
+    const profile = process.env.BENCH_CPU_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, `profile-${name}`)}`] : [];
+    child = spawn(process.execPath, [...profile, '--import', 'tsx', ...args], { cwd: projectRoot, env, stdio: ['ignore', stdout === 'pipe' ? 'pipe' : fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  trackChild(child);
+  if (child.pid === undefined) throw new Error(`could not start the ${name} process`);
+  return { name, pid: child.pid, process: child, logFile, stop: () => stopChild(child) };
+}
+
+/** SIGTERM (the entry point shuts down gracefully), SIGKILL after 15 s. */
+export function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const giveUp = setTimeout(resolveStop, graceMs + 5000);
+    child.once('exit', () => {
+      clearTimeout(killer);
+      clearTimeout(giveUp);
+      resolveStop();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function exitedEarly(children: BenchChild[]): BenchChild | undefined {
+  return children.find((c) => c.process.exitCode !== null || c.process.signalCode !== null);
+}
+
+export function tailOf(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Ready when the worker says so (/readyz) and the API's /health sees every dependency, the worker's polls included. */
+async function waitForHerald(apiUrl: string, healthUrl: string | undefined, children: BenchChild[]): Promise<void> {
+  await eventually(async () => {
+    const dead = exitedEarly(children);
+    if (dead) throw new Fatal(`the ${dead.name} process exited during start-up:\n${tailOf(dead.logFile)}`);
+    if (healthUrl) {
+      const ready = await fetch(`${healthUrl}/readyz`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+      if (!ready?.ok) return undefined;
+    }
+    const health = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    return health?.ok ? true : undefined;
+  }, 240_000, 'the API and the worker to be ready', 500).catch((err: unknown) => {
+    if (err instanceof Fatal) throw err;
+    const tails = children.map((c) => `--- ${c.name} (${c.logFile}):\n${tailOf(c.logFile)}`).join('\n');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${tails}`);
+  });
+}
+
+class Fatal extends Error {}
+
+/** The baseline's worker: a child of its own (like Herald's), same slot and cache settings. */
+async function startBareWorker(
+  taskQueue: string,
+  address: string,
+  settings: { maxConcurrentActivities: number; maxCachedWorkflows: number },
+  logDir: string,
+  cleanup: Cleanup,
+): Promise<BenchChild> {
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? tmpdir(),
+    BENCH_TEMPORAL_ADDRESS: address,
+    BENCH_TASK_QUEUE: taskQueue,
+    BENCH_MAX_CONCURRENT_ACTIVITIES: String(settings.maxConcurrentActivities),
+    BENCH_MAX_CACHED_WORKFLOWS: String(settings.maxCachedWorkflows),
+  };
+  const child = spawnNode('bare-worker', ['bench/bare-worker.ts'], env, logDir, 'pipe');
+  cleanup.add('the bare worker process', () => child.stop());
+  await new Promise<void>((resolveReady, rejectReady) => {
+    let buffered = '';
+    const timer = setTimeout(() => rejectReady(new Error(`the bare worker did not start within 120 s:\n${tailOf(child.logFile)}`)), 120_000);
+    child.process.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      if (buffered.includes('BARE_WORKER_READY')) {
+        clearTimeout(timer);
+        resolveReady();
+      }
+    });
+    child.process.once('exit', (code) => {
+      clearTimeout(timer);
+      rejectReady(new Error(`the bare worker exited with ${code}:\n${tailOf(child.logFile)}`));
+    });
+  });
+  child.process.stdout?.resume();
+  return child;
+}
+
+async function pingRedis(url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000 });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw new Error(`Redis is not answering at ${url} (start it first): ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Drops the bench database, disconnecting whatever still holds it. */
+async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!/^herald_bench_[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to drop ${name}: not a bench database`);
+  url.pathname = '/postgres';
+  const admin = await CoreOrm.init({ clientUrl: url.toString(), entities: [], discovery: { warnWhenNoEntities: false }, pool: { min: 0, max: 1 } });
+  try {
+    await admin.em.getConnection().execute(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await admin.close(true);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
