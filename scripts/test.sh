@@ -22,4 +22,12 @@ bash scripts/ensure-browser.sh
 echo "== lint"; npx eslint .
 echo "== typecheck"; npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p web/tsconfig.json
 echo "== compose"; validate_compose
-echo "== tests"; npx jest --ci "$@"
+# A watchdog: a test run that cannot end (a leaked server or handle keeps jest alive) fails here in
+# minutes with a message, instead of silently using up CI's whole time. The suite takes ~8 minutes.
+echo "== tests"
+status=0
+timeout --kill-after=30s "${HERALD_TEST_TIMEOUT:-40m}" npx jest --ci "$@" || status=$?
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+  echo "tests: jest did not finish within ${HERALD_TEST_TIMEOUT:-40m}; something left running keeps it alive" >&2
+fi
+exit "$status"

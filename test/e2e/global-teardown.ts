@@ -1,8 +1,2 @@
-/** Stops what the e2e global setup started (nothing, when it shared the integration project's services). */
-import integrationTeardown from '../support/global-teardown';
-
-export default async function globalTeardown(): Promise<void> {
-  if (!globalThis.__heraldE2eStartedServices) return;
-  globalThis.__heraldE2eStartedServices = false;
-  await integrationTeardown();
-}
+/** Stops the services shared with the integration project (once, whichever teardown runs first). */
+export { default } from '../support/global-teardown';

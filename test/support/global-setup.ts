@@ -1,6 +1,11 @@
 /**
  * Integration tests share one real Temporal dev server (the project's own CLI), one fresh
  * PostgreSQL database (migrated) and the local Redis. The workflow bundle is built once.
+ *
+ * The e2e project calls this too. Jest runs the projects' global setups in the order its sequencer
+ * puts their tests (slowest first, from its cache), so either may come first: whichever does starts
+ * the services, the other finds them. Starting them twice would leak a dev server, whose open pipes
+ * keep jest from ever exiting.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +23,7 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
+  if (globalThis.__heraldDevServer) return;
   const workDir = mkdtempSync(join(tmpdir(), 'herald-test-'));
   const databaseUrl = `postgres://postgres@127.0.0.1:5432/herald_test_${process.pid}_${Date.now()}`;
   await ensureDatabase(databaseUrl);

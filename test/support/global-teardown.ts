@@ -1,7 +1,11 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 
+/** Both projects' teardowns call this; the first one stops what the shared setup started. */
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.__heraldDevServer?.stop();
+  const server = globalThis.__heraldDevServer;
+  if (!server) return;
+  globalThis.__heraldDevServer = undefined;
+  await server.stop();
   const databaseUrl = process.env.HERALD_TEST_DATABASE_URL;
   if (!databaseUrl) return;
   const url = new URL(databaseUrl);
