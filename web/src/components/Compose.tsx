@@ -70,6 +70,7 @@ export function Compose(props: { business: Business }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [publish, setPublish] = useState<PublishState>({ kind: 'idle' });
   const [scheduling, setScheduling] = useState(false);
+  const scheduleButton = useRef<HTMLButtonElement>(null);
   const idempotency = useRef<{ body: string; key: string } | undefined>(undefined);
   const following = useRef<AbortController | undefined>(undefined);
 
@@ -271,6 +272,7 @@ export function Compose(props: { business: Business }) {
               {sending ? 'Publishing…' : 'Publish now'}
             </button>
             <button
+              ref={scheduleButton}
               type="button"
               class="secondary"
               disabled={sending}
@@ -304,6 +306,7 @@ export function Compose(props: { business: Business }) {
           body={body}
           idempotencyKey={(when) => idempotencyKey(when)}
           onClose={() => setScheduling(false)}
+          returnFocus={() => scheduleButton.current}
           onScheduled={(post) => {
             succeeded();
             setScheduling(false);
@@ -370,6 +373,7 @@ function ScheduleDialog(props: {
   body: PostDraft;
   idempotencyKey: (when: WhenValue) => string;
   onClose: () => void;
+  returnFocus: () => HTMLElement | null;
   onScheduled: (post: Post) => void;
   onFieldErrors: (details: FieldProblem[]) => void;
 }) {
@@ -396,7 +400,7 @@ function ScheduleDialog(props: {
   }
 
   return (
-    <Modal title="Schedule post" onClose={props.onClose} testId="schedule-dialog">
+    <Modal title="Schedule post" onClose={props.onClose} returnFocus={props.returnFocus} testId="schedule-dialog">
       <form
         onSubmit={(event) => {
           event.preventDefault();

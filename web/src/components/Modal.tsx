@@ -15,6 +15,8 @@ export function Modal(props: {
   initialFocus?: string;
   size?: 'small' | 'medium';
   testId?: string;
+  /** The element that gets focus back on close (default: whatever had focus when the dialog opened). */
+  returnFocus?: () => HTMLElement | null | undefined;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -23,7 +25,7 @@ export function Modal(props: {
 
   useEffect(() => {
     const element = dialog.current!;
-    const opener = document.activeElement as HTMLElement | null;
+    const opener = props.returnFocus?.() ?? (document.activeElement as HTMLElement | null);
     element.showModal();
     const first = (props.initialFocus && element.querySelector<HTMLElement>(props.initialFocus)) || element.querySelector<HTMLElement>(`.modal-body ${FOCUSABLE}`) || element.querySelector<HTMLElement>(FOCUSABLE);
     first?.focus();
@@ -55,14 +57,18 @@ export function Modal(props: {
       element.removeEventListener('keydown', onKeyDown);
       element.removeEventListener('cancel', onCancel);
       if (element.open) element.close();
-      const restore = () => {
-        if (opener && opener.isConnected && (document.activeElement === document.body || document.activeElement === null)) opener.focus();
-      };
-      if (opener && opener.isConnected) opener.focus();
+      if (!opener || opener === document.body) return;
       // The dialog leaves the DOM after this cleanup, and the browser may settle focus on <body>
-      // then (it restores focus on close() itself, racing us): check once more when that is done.
+      // then (it restores focus on close() itself, racing us; on a busy machine a few frames
+      // later): hand focus back now and check again for a few frames.
+      let framesLeft = 10;
+      const restore = () => {
+        if (!opener.isConnected) return;
+        if (document.activeElement === document.body || document.activeElement === null) opener.focus();
+        if (--framesLeft > 0) requestAnimationFrame(restore);
+      };
+      opener.focus();
       setTimeout(restore, 0);
-      requestAnimationFrame(restore);
     };
     // Opening happens once per mount; props are read through refs.
   }, []);
