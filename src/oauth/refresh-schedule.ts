@@ -4,6 +4,7 @@
  * place when it exists (so a changed interval or task queue takes effect), visible in the Web UI.
  */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction } from '@temporalio/client';
+import { PayloadDecryptionError } from '../temporal/payload-codec';
 
 /** Kept equal to the names in workflows/refresh-tokens.ts (not imported: that module is workflow code). */
 export const TOKEN_REFRESH_SCHEDULE_ID = 'herald-token-refresh';
@@ -34,7 +35,17 @@ export async function ensureTokenRefreshSchedule(client: Client, options: Refres
     await client.schedule.create({ scheduleId, spec, action, policies });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
+    const handle = client.schedule.getHandle(scheduleId);
+    try {
+      await handle.update((previous) => ({ ...previous, spec, action, policies }));
+    } catch (updateErr) {
+      // Updating decodes the stored action first. After the payload key that sealed it was dropped
+      // (rotation), nothing could decode it, and neither could a worker decode the runs it starts:
+      // the schedule holds nothing but this configuration, so it is made anew with today's key.
+      if (!(updateErr instanceof PayloadDecryptionError)) throw updateErr;
+      await handle.delete();
+      await client.schedule.create({ scheduleId, spec, action, policies });
+    }
   }
   return scheduleId;
 }

@@ -4,11 +4,13 @@
  * Postgres, Redis, API and worker; the OAuth servers and X are fakes.
  */
 import { randomBytes } from 'node:crypto';
+import { Client } from '@temporalio/client';
 import { SocialAccount } from '../../src/db/entities';
 import { createLogger } from '../../src/logger';
 import { ensureTokenRefreshSchedule, REFRESH_TOKENS_WORKFLOW_TYPE, TOKEN_REFRESH_SCHEDULE_ID } from '../../src/oauth/refresh-schedule';
 import { refreshAccountToken } from '../../src/oauth/refresh';
 import { createRefreshActivities } from '../../activities/refresh-tokens';
+import { heraldDataConverter, PayloadDecryptionError } from '../../src/temporal/payload-codec';
 import { createHarness, eventually, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(90_000);
@@ -64,6 +66,23 @@ describe('the herald-token-refresh schedule', () => {
     expect(second.spec.intervals?.[0]?.every).toBe(5 * 60_000);
     expect(second.action).toMatchObject({ workflowType: REFRESH_TOKENS_WORKFLOW_TYPE, taskQueue: h.taskQueue });
     await expect(ensureTokenRefreshSchedule(h.temporal, { scheduleId, taskQueue: h.taskQueue, intervalMinutes: 5, windowMinutes: 30 })).resolves.toBe(scheduleId);
+  });
+
+  test('when the payload key that sealed the schedule was dropped, then ensuring it makes it anew with the current key', async () => {
+    const scheduleId = `herald-token-refresh-test-${randomBytes(4).toString('hex')}`;
+    scheduleIds.push(scheduleId);
+    const oldKeyClient = new Client({
+      connection: h.temporal.connection,
+      namespace: h.temporal.options.namespace,
+      dataConverter: heraldDataConverter([{ id: 'dropped', key: randomBytes(32) }]),
+    });
+    await ensureTokenRefreshSchedule(oldKeyClient, { scheduleId, taskQueue: h.taskQueue, intervalMinutes: 10, windowMinutes: 30 });
+    await expect(h.temporal.schedule.getHandle(scheduleId).describe()).rejects.toThrow(PayloadDecryptionError);
+
+    await expect(ensureTokenRefreshSchedule(h.temporal, { scheduleId, taskQueue: h.taskQueue, intervalMinutes: 5, windowMinutes: 30 })).resolves.toBe(scheduleId);
+    const remade = await h.temporal.schedule.getHandle(scheduleId).describe();
+    expect(remade.spec.intervals?.[0]?.every).toBe(5 * 60_000);
+    expect(remade.action).toMatchObject({ workflowType: REFRESH_TOKENS_WORKFLOW_TYPE, taskQueue: h.taskQueue, args: [{ windowMinutes: 30 }] });
   });
 
   test('when the schedule fires, then an X token expiring soon is refreshed and its refresh token rotated', async () => {
