@@ -101,7 +101,12 @@ async function writePostState(deps: ActivityDeps, state: LivePostState, clock: (
   });
 }
 
-/** Heartbeats let Temporal notice a dead worker within the heartbeat timeout, not the whole start-to-close timeout. */
+/**
+ * Heartbeats let Temporal notice a dead worker within the heartbeat timeout, not the whole
+ * start-to-close timeout. The heartbeat timeout runs from the start even before the first beat, so
+ * the first one waits for the interval: most parts publish well within it, and an immediate beat
+ * would cost the server one more RPC per part.
+ */
 function keepHeartbeating(): () => void {
   let context: Context;
   try {
@@ -109,7 +114,6 @@ function keepHeartbeating(): () => void {
   } catch {
     return () => undefined; // called outside an activity (unit tests)
   }
-  context.heartbeat();
   const timer = setInterval(() => context.heartbeat(), 2000);
   return () => clearInterval(timer);
 }
