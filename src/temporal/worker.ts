@@ -2,16 +2,17 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { HeraldActivities } from '../../activities';
 import type { Logger } from '../logger';
+import { bundleWorkflowsInChild } from './bundle-workflows';
 import type { TemporalTarget } from './connection';
 
-export const workflowsPath = require.resolve('../../workflows');
+export { workflowsPath } from './bundle-workflows';
 
 export interface HeraldWorkerOptions {
   target: TemporalTarget;
   taskQueue: string;
   activities: HeraldActivities;
   logger: Logger;
-  /** A prebuilt bundle (tests bundle once); otherwise the workflows are bundled at start. */
+  /** A prebuilt bundle (tests bundle once); otherwise the workflows are bundled at start, in a child process. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentActivityTaskExecutions?: number;
   maxCachedWorkflows?: number;
@@ -37,7 +38,7 @@ export async function startWorker(options: HeraldWorkerOptions): Promise<HeraldW
     taskQueue: options.taskQueue,
     activities: options.activities,
     ...(target.dataConverter ? { dataConverter: target.dataConverter } : {}),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild()),
     ...definedOnly({
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions,
       maxCachedWorkflows: options.maxCachedWorkflows,
