@@ -34,7 +34,7 @@ describe('parseConfig defaults', () => {
     expect(config.temporal.apiKey).toBeUndefined();
     expect(config.temporal.tls).toBeUndefined();
     expect(config.temporal.dev).toEqual({ port: 7233, uiPort: 8233, dbFile: '.herald/temporal-dev.sqlite' });
-    expect(config.worker).toEqual({ maxConcurrentActivities: 50, maxCachedWorkflows: 1000 });
+    expect(config.worker).toEqual({ maxConcurrentActivities: 50, maxCachedWorkflows: 250 });
     expect(config.tokenKeys).toBeUndefined();
     expect(config.platforms).toEqual({
       twitterApiBaseUrl: 'https://api.x.com',
