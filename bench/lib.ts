@@ -2,6 +2,7 @@
  * Small tools the bench scenarios share: latency statistics, a bounded worker pool, HTTP calls to
  * the API with a per-request timeout, polling with a deadline, and /proc memory readings.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -51,28 +52,55 @@ export interface ApiResponse {
   error?: string;
 }
 
-/** One API call, timed on the client side (request sent → whole body read). Never throws. */
+/** Creates that were sent again after the connection dropped before any answer (reported with the results). */
+export const connectionRetries = { count: 0, sample: '' };
+
+/**
+ * One API call, timed on the client side (request sent → whole body read, a retry included). Never
+ * throws. A POST carries an Idempotency-Key, as a careful client's would: when the connection drops
+ * before any answer (e.g. a keep-alive socket the busy server closed just as it was reused), the
+ * same request is sent once more with the same key — the API then creates the post at most once.
+ */
 export async function callApi(baseUrl: string, apiKey: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiResponse> {
   const started = performance.now();
-  try {
+  const headers: Record<string, string> = { Authorization: `Bearer ${apiKey}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method === 'POST') headers['Idempotency-Key'] = randomUUID();
+  const send = async (): Promise<ApiResponse> => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await response.text();
-    const ms = performance.now() - started;
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       // not JSON: keep the text
     }
-    return { status: response.status, body: parsed, ms };
-  } catch (err) {
-    return { status: 0, body: undefined, ms: performance.now() - started, error: err instanceof Error ? err.message : String(err) };
+    return { status: response.status, body: parsed, ms: performance.now() - started };
+  };
+  try {
+    return await send();
+  } catch (firstErr) {
+    const dropped = firstErr instanceof TypeError && method === 'POST';
+    try {
+      if (!dropped) throw firstErr;
+      connectionRetries.count += 1;
+      connectionRetries.sample ||= describeFetchError(firstErr);
+      return await send();
+    } catch (err) {
+      return { status: 0, body: undefined, ms: performance.now() - started, error: describeFetchError(err) };
+    }
   }
+}
+
+function describeFetchError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
 }
 
 /** Polls until `probe` returns a value (not undefined); throws after `timeoutMs`. */

@@ -14,7 +14,7 @@ import { defaultCliPath } from '../src/temporal/dev-server';
 import { runApiAndMemoryScenario } from './api-latency';
 import { runDrainScenario } from './drain';
 import { runFiringScenario } from './firing';
-import { loadAverage, processName } from './lib';
+import { connectionRetries, loadAverage, processName } from './lib';
 import { CpuMeter, cpuTable } from './cpu';
 import { MemorySampler, type Meters } from './memory';
 import { markdownTable, writeResults, type Row, type RunEnvironment, type ScenarioOutcome } from './report';
@@ -142,6 +142,9 @@ async function main(): Promise<number> {
     if (only.has('threads')) await run('Threads', () => runThreadsScenario(stack, meters, sizes.threads, createsPerSecond, CONCURRENCY, log));
 
     rows.push(memoryRow(stack, sampler));
+    if (connectionRetries.count > 0) {
+      environment.notes.push(`${connectionRetries.count} create(s) were sent again with the same Idempotency-Key after the connection dropped before any answer (first: ${connectionRetries.sample}); the checks above still count every post exactly once.`);
+    }
   } catch (err) {
     log(`the bench could not run: ${err instanceof Error ? err.stack : String(err)}`);
     rows.push({ scenario: 'Stack start-up', load: '—', result: 'did not start', problems: [err instanceof Error ? err.message.split('\n')[0]! : String(err)] });
