@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { failureConverterPath } from './payload-codec';
 
-export const workflowsPath = require.resolve('../../workflows');
+const workflowsPath = require.resolve('../../workflows');
 
 /** The workflow bundle, built by a child process run with this process's node and loader flags. */
 export function bundleWorkflowsInChild(): Promise<{ code: string }> {
@@ -25,11 +25,19 @@ export function bundleWorkflowsInChild(): Promise<{ code: string }> {
   });
 }
 
-async function printBundle(): Promise<void> {
+/**
+ * The workflow bundle, built in this process: with the failure converter the workers' data
+ * converter uses, and webpack's chatter kept to warnings and errors (on stderr).
+ */
+export async function bundleWorkflows(): Promise<{ code: string }> {
   const quiet = () => undefined;
   const logger = { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: (m: string) => console.error(m), error: (m: string) => console.error(m) };
   const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger });
-  process.stdout.write(code);
+  return { code };
+}
+
+async function printBundle(): Promise<void> {
+  process.stdout.write((await bundleWorkflows()).code);
 }
 
 if (require.main === module) {

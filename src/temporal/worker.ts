@@ -5,8 +5,6 @@ import type { Logger } from '../logger';
 import { bundleWorkflowsInChild } from './bundle-workflows';
 import type { TemporalTarget } from './connection';
 
-export { workflowsPath } from './bundle-workflows';
-
 export interface HeraldWorkerOptions {
   target: TemporalTarget;
   taskQueue: string;

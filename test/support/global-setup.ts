@@ -10,12 +10,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { ensureDatabase, migrate, openOrm } from '../../src/db/orm';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
-import { workflowsPath } from '../../src/temporal/worker';
-import { failureConverterPath } from '../../src/temporal/payload-codec';
+import { bundleWorkflows } from '../../src/temporal/bundle-workflows';
 import { freePort } from './ports';
 
 declare global {
@@ -41,8 +39,8 @@ export default async function globalSetup(): Promise<void> {
   const server = await startDevServer({ port, logLevel: 'error', startTimeoutMs: 90_000 });
   globalThis.__heraldDevServer = server;
 
-  // The workers' data converter encrypts failure messages: the bundle carries the same failure converter.
-  const bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietLogger });
+  // The same bundle the workers build (with the failure converter their data converter uses).
+  const bundle = await bundleWorkflows();
   const bundlePath = join(workDir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
 
@@ -52,12 +50,3 @@ export default async function globalSetup(): Promise<void> {
   process.env.HERALD_TEST_WORKFLOW_BUNDLE = bundlePath;
   process.env.HERALD_TEST_WORK_DIR = workDir;
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string, meta?: unknown) => console.error(message, meta),
-};
