@@ -13,7 +13,8 @@
  *   author within 24 h → 422 DUPLICATE_POST naming the existing URN; the daily limit → 429 with
  *   serviceErrorCode 101 and no rate-limit headers (limits reset at 00:00 UTC).
  *
- * Faults (`injectFault`) act on creates (posts and comments), in order, one per create.
+ * Faults (`injectFault`) act on creates (posts and comments), in order, one per create; when none
+ * is queued, a seeded random plan (`setRandomFaults`) may pick one, and `faultStats` counts them.
  */
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -25,6 +26,7 @@ import {
   dropConnection,
   isConnectionGone,
   listenLocal,
+  type RandomFaultPlan,
   type RecordedRequest,
 } from './http-faults';
 
@@ -39,7 +41,9 @@ export interface FakeLinkedInPost {
   truncated: boolean;
   visibility: string;
   lifecycleState: string;
+  /** When LinkedIn created it: later than receivedAt after a slow_before_create fault. */
   createdAt: Date;
+  /** When the create request arrived. */
   receivedAt: Date;
 }
 
@@ -48,8 +52,11 @@ export interface FakeLinkedInComment {
   id: string;
   postUrn: string;
   actor: string;
+  /** The comment text exactly as it was sent. */
   text: string;
+  /** When LinkedIn created it: later than receivedAt after a slow_before_create fault. */
   createdAt: Date;
+  /** When the create request arrived. */
   receivedAt: Date;
 }
 
@@ -57,7 +64,11 @@ export type LinkedInFault =
   | { kind: 'throttle' }
   | { kind: 'server_error'; status?: 500 | 502 | 503 | 504 }
   | { kind: 'slow'; delayMs: number }
+  /** LinkedIn received the request but creates only after `delayMs` (even if the client left), then answers. */
+  | { kind: 'slow_before_create'; delayMs: number }
   | { kind: 'accept_then_drop' }
+  /** The post or comment is created, then LinkedIn answers 500 (no x-restli-id): the outcome is unknown. */
+  | { kind: 'ambiguous_500' }
   | { kind: 'unauthorized'; serviceErrorCode?: 65600 | 65601 };
 
 export interface FakeLinkedInServerOptions {
@@ -144,16 +155,23 @@ function faultAnswer(fault: LinkedInFault | undefined): Answer | undefined {
   switch (fault?.kind) {
     case 'throttle':
       return throttled();
-    case 'server_error': {
-      const status = fault.status ?? 500;
-      const message = { 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status];
-      return { status, body: { status, message } };
-    }
+    case 'server_error':
+      return serverError(fault.status ?? 500);
     case 'unauthorized':
       return fault.serviceErrorCode === 65601 ? revokedToken() : invalidToken();
     default:
-      return undefined; // no fault, or one that acts after the create (slow, accept_then_drop)
+      return undefined; // no fault, or one that acts around the create (slow*, accept_then_drop, ambiguous_500)
   }
+}
+
+function serverError(status: 500 | 502 | 503 | 504): Answer {
+  const message = { 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status];
+  return { status, body: { status, message } };
+}
+
+/** ambiguous_500 hides a successful create (and its x-restli-id) behind a 500; a refusal stays a refusal. */
+function afterCreate(fault: LinkedInFault | undefined, answer: Answer): Answer {
+  return fault?.kind === 'ambiguous_500' && answer.status === 201 ? serverError(500) : answer;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +328,7 @@ export class FakeLinkedInServer {
     if (!server) return;
     this.server = undefined;
     this.url = undefined;
-    this.lifetime.abort(); // ends pending 'slow' answers
+    this.lifetime.abort(); // ends pending 'slow' answers; pending 'slow_before_create' never create
     await closeServer(server);
   }
 
@@ -338,8 +356,19 @@ export class FakeLinkedInServer {
     this.faults.push(fault, times);
   }
 
+  /** Drops queued faults and the random plan; faultStats() keeps counting. */
   clearFaults(): void {
     this.faults.clear();
+  }
+
+  /** About `plan.rate` of the creates with no queued fault get one of `plan.kinds` (seeded, reproducible); undefined: off. */
+  setRandomFaults(plan: RandomFaultPlan<LinkedInFault> | undefined): void {
+    this.faults.setRandom(plan);
+  }
+
+  /** How many faults of each kind creates were given (queued and random) since the start or reset(). */
+  faultStats(): Record<string, number> {
+    return this.faults.stats();
   }
 
   get posts(): FakeLinkedInPost[] {
@@ -373,7 +402,7 @@ export class FakeLinkedInServer {
     this.nextId = FIRST_ID;
     this.restliIdsSent = 0;
     this.log.clear();
-    this.faults.clear();
+    this.faults.reset();
   }
 
   // --- routing --------------------------------------------------------------------------------
@@ -394,9 +423,9 @@ export class FakeLinkedInServer {
       else next();
     });
     const raw = express.raw({ type: () => true, limit: '1mb' });
-    app.post('/rest/posts', raw, (req, res) => this.handleCreate(req, res, () => this.createPost(req)));
+    app.post('/rest/posts', raw, (req, res) => this.handleCreate(req, res, (receivedAt) => this.createPost(req, receivedAt)));
     app.get('/rest/posts', (req, res) => send(res, this.listPosts(req)));
-    app.post('/rest/socialActions/:urn/comments', raw, (req, res) => this.handleCreate(req, res, () => this.createComment(req)));
+    app.post('/rest/socialActions/:urn/comments', raw, (req, res) => this.handleCreate(req, res, (receivedAt) => this.createComment(req, receivedAt)));
     app.get('/rest/socialActions/:urn/comments', (req, res) => send(res, this.listComments(req)));
     app.use((req, res) => send(res, linkedInError(404, 'NOT_FOUND', `No resource found for ${req.method} ${req.path}`)));
     app.use((err: { status?: number; message?: string }, _req: Request, res: Response, _next: NextFunction) => {
@@ -434,9 +463,12 @@ export class FakeLinkedInServer {
   }
 
   /** A create: faults first (as LinkedIn's front door would fail), then the create, then delivery faults. */
-  private async handleCreate(req: Request, res: Response, create: () => Answer): Promise<void> {
+  private async handleCreate(req: Request, res: Response, create: (receivedAt: Date) => Answer): Promise<void> {
+    const receivedAt = new Date(this.now());
     const fault = this.faults.next();
-    const answer = faultAnswer(fault) ?? create();
+    // LinkedIn has the request but acts on it late; the client may be gone by then, which LinkedIn never notices.
+    if (fault?.kind === 'slow_before_create' && !(await delay(fault.delayMs, this.lifetime.signal))) return;
+    const answer = faultAnswer(fault) ?? afterCreate(fault, create(receivedAt));
     if (fault?.kind === 'accept_then_drop') return dropConnection(req);
     if (fault?.kind === 'slow' && !(await delay(fault.delayMs, this.lifetime.signal))) return;
     if (!isConnectionGone(res)) send(res, answer);
@@ -444,7 +476,7 @@ export class FakeLinkedInServer {
 
   // --- POST /rest/posts -----------------------------------------------------------------------
 
-  private createPost(req: Request): Answer {
+  private createPost(req: Request, receivedAt: Date): Answer {
     const parsed = parseJsonBody(req);
     if (!parsed.ok) return parsed.answer;
     const body = (typeof parsed.body === 'object' && parsed.body !== null ? parsed.body : {}) as PostBody;
@@ -459,11 +491,11 @@ export class FakeLinkedInServer {
     const duplicate = this.duplicateOf(author, commentary);
     if (duplicate) return linkedInError(422, 'DUPLICATE_POST', `Content is a duplicate of ${duplicate.urn}`);
     if (this.postsToday(author) >= (this.options.dailyPostLimit ?? 150)) return throttled();
-    const post = this.storePost(body, author, commentary);
+    const post = this.storePost(body, author, commentary, receivedAt);
     return { status: 201, headers: { 'x-restli-id': this.restliId(post.urn) } };
   }
 
-  private storePost(body: PostBody, author: string, commentary: string): FakeLinkedInPost {
+  private storePost(body: PostBody, author: string, commentary: string, receivedAt: Date): FakeLinkedInPost {
     const stored = cutAtUnescapedReserved(commentary);
     const post: FakeLinkedInPost = {
       urn: `urn:li:share:${this.newId()}`,
@@ -474,7 +506,7 @@ export class FakeLinkedInServer {
       visibility: body.visibility as string,
       lifecycleState: body.lifecycleState as string,
       createdAt: new Date(this.now()),
-      receivedAt: new Date(this.now()),
+      receivedAt,
     };
     this.store.push(post);
     return post;
@@ -527,7 +559,7 @@ export class FakeLinkedInServer {
 
   // --- comments -------------------------------------------------------------------------------
 
-  private createComment(req: Request): Answer {
+  private createComment(req: Request, receivedAt: Date): Answer {
     const postUrn = this.encodedPathUrn(req);
     if (!postUrn.ok) return postUrn.answer;
     const parsed = parseJsonBody(req);
@@ -544,11 +576,11 @@ export class FakeLinkedInServer {
     if (codePoints(text) > maxLength) {
       return invalidBody([tooLong('/message/text', maxLength)]);
     }
-    const comment = this.storeComment(postUrn.urn, body.actor, text);
+    const comment = this.storeComment(postUrn.urn, body.actor, text, receivedAt);
     return { status: 201, body: renderComment(comment), headers: { 'x-restli-id': this.restliId(comment.urn) } };
   }
 
-  private storeComment(postUrn: string, actor: string, text: string): FakeLinkedInComment {
+  private storeComment(postUrn: string, actor: string, text: string, receivedAt: Date): FakeLinkedInComment {
     const id = this.newId();
     const comment: FakeLinkedInComment = {
       urn: `urn:li:comment:(${postUrn},${id})`,
@@ -557,7 +589,7 @@ export class FakeLinkedInServer {
       actor,
       text,
       createdAt: new Date(this.now()),
-      receivedAt: new Date(this.now()),
+      receivedAt,
     };
     this.commentStore.push(comment);
     return comment;

@@ -15,8 +15,9 @@
  *   media_publish of anything but a FINISHED container is refused; the daily publishing quota counts
  *   real publishes.
  *
- * Faults (`injectFault`) act on writes (POST), in order, one per write. `ambiguous_500` creates the
- * post or media and still answers 500 with code 1 or 2: the "500 that still created the post".
+ * Faults (`injectFault`) act on writes (POST), in order, one per write; when none is queued, a seeded
+ * random plan (`setRandomFaults`) may pick one, and `faultStats` counts them. `ambiguous_500` creates
+ * the post or media and still answers 500 with code 1 or 2: the "500 that still created the post".
  */
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -28,6 +29,7 @@ import {
   dropConnection,
   isConnectionGone,
   listenLocal,
+  type RandomFaultPlan,
   type RecordedRequest,
 } from './http-faults';
 
@@ -36,7 +38,9 @@ export interface FakePagePost {
   pageId: string;
   message: string;
   link?: string;
+  /** When the Page post was created: later than receivedAt after a slow_before_create fault. */
   createdAt: Date;
+  /** When the create request arrived. */
   receivedAt: Date;
 }
 
@@ -46,7 +50,9 @@ export interface FakePageComment {
   /** The Page that wrote the comment (Page tokens comment as the Page). */
   fromId: string;
   message: string;
+  /** When the comment was created: later than receivedAt after a slow_before_create fault. */
   createdAt: Date;
+  /** When the create request arrived. */
   receivedAt: Date;
 }
 
@@ -57,7 +63,10 @@ export interface FakeIgContainer {
   igId: string;
   imageUrl: string;
   caption: string;
+  /** When the container was created: later than receivedAt after a slow_before_create fault. */
   createdAt: Date;
+  /** When the create request arrived. */
+  receivedAt: Date;
   /** The status as the Graph API would report it now. */
   status: ContainerStatus;
   mediaId?: string;
@@ -71,6 +80,10 @@ export interface FakeIgMedia {
   imageUrl: string;
   permalink: string;
   publishedAt: Date;
+  /** The same instant as publishedAt: the name every fake's stored items share. */
+  createdAt: Date;
+  /** When the media_publish request arrived. */
+  receivedAt: Date;
 }
 
 export type MetaFault =
@@ -78,6 +91,8 @@ export type MetaFault =
   | { kind: 'server_error'; status?: 500 | 503 }
   | { kind: 'ambiguous_500'; code?: 1 | 2 }
   | { kind: 'slow'; delayMs: number }
+  /** The Graph API received the write but acts on it only after `delayMs` (even if the client left), then answers. */
+  | { kind: 'slow_before_create'; delayMs: number }
   | { kind: 'accept_then_drop' }
   | { kind: 'token_expired' };
 
@@ -153,6 +168,8 @@ interface GraphCall {
   edge?: string;
   params: Record<string, string>;
   grant: Grant;
+  /** When the request arrived (a write may act on it later). */
+  receivedAt: Date;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +238,7 @@ function faultAnswer(fault: MetaFault | undefined, now: number): Answer | undefi
     case 'token_expired':
       return expiredToken(now);
     default:
-      return undefined; // no fault, or one that acts after the write (ambiguous_500, slow, accept_then_drop)
+      return undefined; // no fault, or one that acts around the write (ambiguous_500, slow*, accept_then_drop)
   }
 }
 
@@ -343,7 +360,7 @@ export class FakeMetaGraphServer {
     if (!server) return;
     this.server = undefined;
     this.url = undefined;
-    this.lifetime.abort(); // ends pending 'slow' answers
+    this.lifetime.abort(); // ends pending 'slow' answers; pending 'slow_before_create' never write
     await closeServer(server);
   }
 
@@ -381,8 +398,19 @@ export class FakeMetaGraphServer {
     this.faults.push(fault, times);
   }
 
+  /** Drops queued faults and the random plan; faultStats() keeps counting. */
   clearFaults(): void {
     this.faults.clear();
+  }
+
+  /** About `plan.rate` of the writes with no queued fault get one of `plan.kinds` (seeded, reproducible); undefined: off. */
+  setRandomFaults(plan: RandomFaultPlan<MetaFault> | undefined): void {
+    this.faults.setRandom(plan);
+  }
+
+  /** How many faults of each kind writes were given (queued and random) since the start or reset(). */
+  faultStats(): Record<string, number> {
+    return this.faults.stats();
   }
 
   get pagePosts(): FakePagePost[] {
@@ -416,7 +444,7 @@ export class FakeMetaGraphServer {
     this.sequence = 0;
     this.appCalls = 0;
     this.log.clear();
-    this.faults.clear();
+    this.faults.reset();
   }
 
   private grant(token: string, id: string): void {
@@ -446,13 +474,16 @@ export class FakeMetaGraphServer {
   }
 
   private async handle(req: Request, res: Response): Promise<void> {
+    const receivedAt = new Date(this.now());
     const params = paramsOf(req);
-    const parsed = await this.parseCall(req, params);
+    const parsed = await this.parseCall(req, params, receivedAt);
     if ('status' in parsed) return this.reply(res, parsed, undefined);
     const owner = this.ownerOf(parsed.id);
     if (req.method === 'GET') return this.reply(res, this.read(parsed), owner);
     if (req.method !== 'POST') return this.reply(res, invalidParameter(`Unsupported ${req.method.toLowerCase()} request.`), owner);
     const fault = this.faults.next();
+    // Meta has the write but acts on it late; the client may be gone by then, which Meta never notices.
+    if (fault?.kind === 'slow_before_create' && !(await delay(fault.delayMs, this.lifetime.signal))) return;
     const answer = faultAnswer(fault, this.now()) ?? this.write(parsed);
     const delivered = fault?.kind === 'ambiguous_500' && answer.status === 200 ? ambiguousAnswer(fault.code ?? 1) : answer;
     if (fault?.kind === 'accept_then_drop') return dropConnection(req);
@@ -462,7 +493,7 @@ export class FakeMetaGraphServer {
   }
 
   /** Version, path shape and token; an Answer when the call is refused before routing. */
-  private async parseCall(req: Request, params: Record<string, string>): Promise<GraphCall | Answer> {
+  private async parseCall(req: Request, params: Record<string, string>, receivedAt: Date): Promise<GraphCall | Answer> {
     const path = new URL(req.originalUrl, 'http://fake.invalid').pathname;
     const [version, id, edge, ...extra] = path.split('/').slice(1).map(decodeURIComponent);
     const supported = this.options.supportedVersions ?? DEFAULT_VERSIONS;
@@ -476,7 +507,7 @@ export class FakeMetaGraphServer {
     const grant = this.grants.get(token);
     if (!grant) return invalidToken();
     if (grant.expired) return expiredToken(this.now());
-    return { method: req.method, id, edge, params, grant };
+    return { method: req.method, id, edge, params, grant, receivedAt };
   }
 
   private reply(res: Response, answer: Answer, owner: { id: string; type: 'pages' | 'instagram' } | undefined, regainAfterMinutes = 0): void {
@@ -561,7 +592,7 @@ export class FakeMetaGraphServer {
     }
     const now = new Date(this.now());
     const id = `${call.id}_${this.nextId(122000000000000000n)}`;
-    const post: FakePagePost = { id, pageId: call.id, message: message ?? '', createdAt: now, receivedAt: now };
+    const post: FakePagePost = { id, pageId: call.id, message: message ?? '', createdAt: now, receivedAt: call.receivedAt };
     if (link) post.link = link;
     this.posts.push(post);
     return { status: 200, body: { id: post.id } };
@@ -583,7 +614,7 @@ export class FakeMetaGraphServer {
     const now = new Date(this.now());
     const postPart = post.id.split('_')[1]!;
     const id = `${postPart}_${this.nextId(900000000000000n)}`;
-    const comment: FakePageComment = { id, postId: post.id, fromId: post.pageId, message, createdAt: now, receivedAt: now };
+    const comment: FakePageComment = { id, postId: post.id, fromId: post.pageId, message, createdAt: now, receivedAt: call.receivedAt };
     this.comments.push(comment);
     return { status: 200, body: { id: comment.id } };
   }
@@ -689,7 +720,15 @@ export class FakeMetaGraphServer {
     if (countHashtags(caption) > INSTAGRAM_FAKE_HASHTAG_MAX) {
       return invalidParameter(`The caption has more than ${INSTAGRAM_FAKE_HASHTAG_MAX} hashtags.`, 2207010);
     }
-    const container = { id: this.nextId(17900000000000000n), igId: call.id, imageUrl, caption, createdAt: new Date(this.now()), expired: false };
+    const container: StoredContainer = {
+      id: this.nextId(17900000000000000n),
+      igId: call.id,
+      imageUrl,
+      caption,
+      createdAt: new Date(this.now()),
+      receivedAt: call.receivedAt,
+      expired: false,
+    };
     this.containerStore.push(container);
     return { status: 200, body: { id: container.id } };
   }
@@ -723,6 +762,7 @@ export class FakeMetaGraphServer {
     if (status !== 'FINISHED') return notPublishable(status);
     if (this.publishesInLastDay(call.id) >= found.account.quotaTotal) return quotaReached();
     const id = this.nextId(17800000000000000n);
+    const now = new Date(this.now());
     const media: FakeIgMedia = {
       id,
       igId: call.id,
@@ -730,7 +770,9 @@ export class FakeMetaGraphServer {
       caption: container.caption,
       imageUrl: container.imageUrl,
       permalink: `https://www.instagram.com/p/${shortcodeFor(id)}/`,
-      publishedAt: new Date(this.now()),
+      publishedAt: now,
+      createdAt: now,
+      receivedAt: call.receivedAt,
     };
     this.media.push(media);
     container.mediaId = id;

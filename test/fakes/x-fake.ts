@@ -3,7 +3,8 @@
  * shared/spec/PLATFORMS.md and X's own OpenAPI document: request bodies are validated against
  * `TweetCreateRequest`, query parameters against the path's declared parameters, lengths are
  * weighted by `twitter-text`, and errors use X's problem JSON shapes. Faults can be injected to
- * exercise retries and the reconcile-before-retry path of publishers.
+ * exercise retries and the reconcile-before-retry path of publishers, one by one (`injectFault`)
+ * or as a seeded random plan (`setRandomFaults`), and are counted (`faultStats`).
  *
  * Realism notes worth knowing when asserting on responses:
  * - `data.text` is rendered the way X renders it: URLs become 23-character t.co links and
@@ -26,6 +27,7 @@ import {
   dropConnection,
   isConnectionGone,
   listenLocal,
+  type RandomFaultPlan,
   type RecordedRequest,
 } from './http-faults';
 
@@ -36,7 +38,9 @@ export interface FakeTweet {
   inReplyToTweetId?: string;
   /** Media ids sent in `media.media_ids` (the fake has no upload endpoint, so any valid id is accepted). */
   mediaIds?: string[];
+  /** When X created it: later than receivedAt after a slow_before_create fault. */
   createdAt: Date;
+  /** When the create request arrived. */
   receivedAt: Date;
 }
 
@@ -45,7 +49,11 @@ export type XFault =
   | { kind: 'usage_capped' }
   | { kind: 'server_error'; status?: 500 | 502 | 503 }
   | { kind: 'slow'; delayMs: number }
+  /** X received the request but creates only after `delayMs` (even if the client left), then answers. */
+  | { kind: 'slow_before_create'; delayMs: number }
   | { kind: 'accept_then_drop' }
+  /** The Tweet is created, then X answers 500: the client cannot tell whether it exists. */
+  | { kind: 'ambiguous_500' }
   | { kind: 'unauthorized' };
 
 export interface FakeXServerOptions {
@@ -128,16 +136,23 @@ function faultAnswer(fault: XFault | undefined): Answer | undefined {
         period: 'Monthly',
         scope: 'Product',
       });
-    case 'server_error': {
-      const status = fault.status ?? 503;
-      const title = { 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status];
-      return problem(status, title, title);
-    }
+    case 'server_error':
+      return serverError(fault.status ?? 503);
     case 'unauthorized':
       return unauthorized();
     default:
-      return undefined; // no fault, or one that acts after acceptance (slow, accept_then_drop)
+      return undefined; // no fault, or one that acts around the create (slow*, accept_then_drop, ambiguous_500)
   }
+}
+
+function serverError(status: 500 | 502 | 503): Answer {
+  const title = { 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status];
+  return problem(status, title, title);
+}
+
+/** ambiguous_500 hides a successful create behind a 500; a refused create keeps its refusal. */
+function afterCreate(fault: XFault | undefined, answer: Answer): Answer {
+  return fault?.kind === 'ambiguous_500' && answer.status === 201 ? serverError(500) : answer;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,7 +503,7 @@ export class FakeXServer {
     if (!server) return;
     this.server = undefined;
     this.url = undefined;
-    this.lifetime.abort(); // ends pending 'slow' answers
+    this.lifetime.abort(); // ends pending 'slow' answers; pending 'slow_before_create' never create
     await closeServer(server);
   }
 
@@ -510,8 +525,19 @@ export class FakeXServer {
     this.faults.push(fault, times);
   }
 
+  /** Drops queued faults and the random plan; faultStats() keeps counting. */
   clearFaults(): void {
     this.faults.clear();
+  }
+
+  /** About `plan.rate` of the creates with no queued fault get one of `plan.kinds` (seeded, reproducible); undefined: off. */
+  setRandomFaults(plan: RandomFaultPlan<XFault> | undefined): void {
+    this.faults.setRandom(plan);
+  }
+
+  /** How many faults of each kind creates were given (queued and random) since the start or reset(). */
+  faultStats(): Record<string, number> {
+    return this.faults.stats();
   }
 
   get tweets(): FakeTweet[] {
@@ -530,7 +556,7 @@ export class FakeXServer {
     this.store = [];
     this.nextId = FIRST_ID;
     this.log.clear();
-    this.faults.clear();
+    this.faults.reset();
     for (const counter of [this.createWindow, this.userDaily, this.appDaily, this.readWindow]) counter.clear();
   }
 
@@ -581,7 +607,9 @@ export class FakeXServer {
     else if (!userId) answer = unsupportedAuth();
     else {
       fault = this.faults.next();
-      answer = faultAnswer(fault) ?? this.create(req, userId, receivedAt);
+      // X has the request but acts on it late; the client may be gone by then, which X never notices.
+      if (fault?.kind === 'slow_before_create' && !(await delay(fault.delayMs, this.lifetime.signal))) return;
+      answer = faultAnswer(fault) ?? afterCreate(fault, this.create(req, userId, receivedAt));
     }
     this.setCreateRateHeaders(res, userId, fault);
     await this.deliver(req, res, answer, fault);

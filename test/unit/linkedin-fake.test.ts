@@ -1,4 +1,5 @@
-import { FakeLinkedInServer, cutAtUnescapedReserved, type FakeLinkedInServerOptions } from '../fakes/linkedin-fake';
+import { FakeLinkedInServer, cutAtUnescapedReserved, type FakeLinkedInServerOptions, type LinkedInFault } from '../fakes/linkedin-fake';
+import { delay } from '../fakes/http-faults';
 
 const MEMBER = 'urn:li:person:AbC123xyz';
 const TOKEN = 'li-fake-test-token-1111';
@@ -397,5 +398,168 @@ describe('FakeLinkedInServer: faults and inspection', () => {
     expect(response.status).toBe(201);
     expect(unknown.status).toBe(401);
     expect(asked).toEqual(['sandbox-token', 'other']);
+  });
+});
+
+/** Polls until `condition` holds (for effects that happen after the client stopped waiting). */
+async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await delay(5);
+  }
+}
+
+describe('FakeLinkedInServer: faults for the chaos soak', () => {
+  it('when slow_before_create is injected, then the post appears only after the delay, created then, with the normal 201 and x-restli-id', async () => {
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 200 });
+    const started = Date.now();
+    const pending = createPost('late create');
+    await until(() => fake.requests.length === 1);
+
+    expect(fake.posts).toHaveLength(0);
+    clock += 5_000;
+    const response = await pending;
+
+    expect(response.status).toBe(201);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(decodeURIComponent(response.headers.get('x-restli-id')!)).toBe(fake.posts[0]!.urn);
+    expect(fake.posts[0]).toMatchObject({ author: MEMBER, sentCommentary: 'late create', createdAt: new Date(START + 5_000), receivedAt: new Date(START) });
+  });
+
+  it('when slow_before_create is injected and the client aborts first, then the post is still created after the delay', async () => {
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 250 });
+
+    const aborted = fetch(`${baseUrl}/rest/posts`, { method: 'POST', headers: headers(), body: JSON.stringify(postBody('nobody waits')), signal: AbortSignal.timeout(50) });
+
+    await expect(aborted).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(fake.posts).toHaveLength(0);
+    await until(() => fake.posts.length === 1);
+    expect(fake.posts[0]).toMatchObject({ author: MEMBER, sentCommentary: 'nobody waits' });
+    expect(fake.requests[0]).toMatchObject({ method: 'POST', path: '/rest/posts', status: 0 });
+  });
+
+  it('when slow_before_create holds a comment, then the comment appears after the delay on its post', async () => {
+    await createPost('root');
+    const postUrn = fake.posts[0]!.urn;
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 150 });
+
+    const pending = createComment(postUrn, 'late reply');
+    await until(() => fake.requests.length === 2);
+    expect(fake.comments).toHaveLength(0);
+
+    expect((await pending).status).toBe(201);
+    expect(fake.comments).toEqual([expect.objectContaining({ postUrn, actor: MEMBER, text: 'late reply' })]);
+  });
+
+  it('when slow_before_create holds a commentary that is posted meanwhile, then the late create is refused 422 DUPLICATE_POST naming the first', async () => {
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 200 });
+    const late = createPost('twice?');
+    await until(() => fake.requests.length === 1);
+
+    expect((await createPost('twice?')).status).toBe(201);
+    const refused = await late;
+
+    expect(refused.status).toBe(422);
+    expect(await json(refused)).toMatchObject({ code: 'DUPLICATE_POST', message: `Content is a duplicate of ${fake.posts[0]!.urn}` });
+    expect(fake.posts).toHaveLength(1);
+  });
+
+  it('when the fake stops while slow_before_create is pending, then stop() ends promptly and the post is never created', async () => {
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 300 });
+    const pending = createPost('never').then(
+      () => 'answered',
+      () => 'dropped',
+    );
+    await until(() => fake.requests.length === 1);
+
+    const stopping = Date.now();
+    await fake.stop();
+
+    expect(Date.now() - stopping).toBeLessThan(250);
+    await expect(pending).resolves.toBe('dropped');
+    await delay(400);
+    expect(fake.posts).toHaveLength(0);
+  });
+
+  it('when ambiguous_500 is injected, then the post IS created, the answer is LinkedIn\'s 500 without x-restli-id, and a retry is a DUPLICATE_POST naming it', async () => {
+    fake.injectFault({ kind: 'ambiguous_500' });
+
+    const response = await createPost('created anyway');
+
+    expect(response.status).toBe(500);
+    expect(await json(response)).toEqual({ status: 500, message: 'Internal Server Error' });
+    expect(response.headers.get('x-restli-id')).toBeNull();
+    expect(fake.posts.map((p) => p.sentCommentary)).toEqual(['created anyway']);
+    const retry = await createPost('created anyway');
+    expect(retry.status).toBe(422);
+    expect((await json(retry)).message).toBe(`Content is a duplicate of ${fake.posts[0]!.urn}`);
+  });
+
+  it('when ambiguous_500 hits a comment, then the comment IS created and the answer is 500', async () => {
+    await createPost('root');
+    const postUrn = fake.posts[0]!.urn;
+    fake.injectFault({ kind: 'ambiguous_500' });
+
+    const response = await createComment(postUrn, 'reply anyway');
+
+    expect(response.status).toBe(500);
+    expect(response.headers.get('x-restli-id')).toBeNull();
+    expect(fake.comments.map((c) => [c.postUrn, c.text])).toEqual([[postUrn, 'reply anyway']]);
+  });
+
+  it('when ambiguous_500 meets a create LinkedIn refuses, then the refusal is answered and nothing is created', async () => {
+    fake.injectFault({ kind: 'ambiguous_500' });
+
+    const response = await createPost('x'.repeat(3001));
+
+    expect(response.status).toBe(400);
+    expect(fake.posts).toHaveLength(0);
+  });
+
+  it('when a random plan with rate 1 is set, then every create (post or comment) gets one of its kinds and faultStats counts them', async () => {
+    await createPost('root');
+    const postUrn = fake.posts[0]!.urn;
+    fake.setRandomFaults({ rate: 1, seed: 3, kinds: [{ kind: 'throttle' }] });
+
+    const statuses = [(await createPost('a')).status, (await createComment(postUrn, 'b')).status];
+    const listing = await fetch(`${baseUrl}/rest/posts?q=author&author=${encodeURIComponent(MEMBER)}`, { headers: headers() });
+
+    expect(statuses).toEqual([429, 429]);
+    expect(listing.status).toBe(200); // reads never draw a fault
+    expect(fake.faultStats()).toEqual({ throttle: 2 });
+  });
+
+  it('when a random plan is set, then queued faults come first; setRandomFaults(undefined) turns it off', async () => {
+    fake.setRandomFaults({ rate: 1, seed: 3, kinds: [{ kind: 'server_error', status: 503 }] });
+    fake.injectFault({ kind: 'accept_then_drop' });
+
+    await expect(createPost('dropped')).rejects.toThrow();
+    expect((await createPost('random')).status).toBe(503);
+    fake.setRandomFaults(undefined);
+    expect((await createPost('normal')).status).toBe(201);
+
+    expect(fake.faultStats()).toEqual({ accept_then_drop: 1, server_error: 1 });
+    expect(fake.posts.map((p) => p.sentCommentary)).toEqual(['dropped', 'normal']);
+  });
+
+  it('when the same seed is replayed after reset(), then the same creates fail the same way', async () => {
+    const kinds: LinkedInFault[] = [{ kind: 'throttle' }, { kind: 'server_error' }, { kind: 'ambiguous_500' }];
+    const run = async (): Promise<number[]> => {
+      fake.setRandomFaults({ rate: 0.3, seed: 99, kinds });
+      const statuses = [];
+      for (let i = 0; i < 30; i++) statuses.push((await createPost(`part ${i}`)).status);
+      return statuses;
+    };
+
+    const first = await run();
+    const stats = fake.faultStats();
+    fake.reset();
+    const second = await run();
+
+    expect(second).toEqual(first);
+    expect(fake.faultStats()).toEqual(stats);
+    expect(first.filter((status) => status !== 201)).toHaveLength(Object.values(stats).reduce((a, b) => a + b, 0));
+    expect(Object.keys(stats).length).toBeGreaterThan(0);
   });
 });

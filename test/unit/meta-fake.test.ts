@@ -1,4 +1,5 @@
-import { FakeMetaGraphServer, type FakeMetaGraphServerOptions } from '../fakes/meta-fake';
+import { FakeMetaGraphServer, type FakeMetaGraphServerOptions, type MetaFault } from '../fakes/meta-fake';
+import { delay } from '../fakes/http-faults';
 
 const PAGE = '104857600000001';
 const PAGE_TOKEN = 'EAAG-fake-page-token-1111';
@@ -397,5 +398,157 @@ describe('FakeMetaGraphServer: faults', () => {
 
     expect([post.status, container.status]).toEqual([200, 200]);
     expect(stranger.body.error.code).toBe(200);
+  });
+});
+
+/** Polls until `condition` holds (for effects that happen after the client stopped waiting). */
+async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await delay(5);
+  }
+}
+
+/** A write the client gives up on after `timeoutMs`. */
+function abandonedWrite(path: string, params: Record<string, string>, token: string, timeoutMs: number): Promise<Response> {
+  const headers = { Authorization: `Bearer ${token}` };
+  return fetch(`${baseUrl}${path}`, { method: 'POST', headers, body: new URLSearchParams(params), signal: AbortSignal.timeout(timeoutMs) });
+}
+
+describe('FakeMetaGraphServer: faults for the chaos soak', () => {
+  it('when slow_before_create is injected, then the Page post appears only after the delay, created then, with the normal 200 { id }', async () => {
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 200 });
+    const started = Date.now();
+    const pending = pagePost('late create');
+    await until(() => fake.requests.length === 1);
+
+    expect(fake.pagePosts).toHaveLength(0);
+    clock += 5_000;
+    const { status, body } = await pending;
+
+    expect(status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(fake.pagePosts).toEqual([
+      { id: body.id, pageId: PAGE, message: 'late create', createdAt: new Date(START + 5_000), receivedAt: new Date(START) },
+    ]);
+  });
+
+  it('when slow_before_create is injected and the client aborts first, then the Page post and the comment are still created after the delay', async () => {
+    const { body: root } = await pagePost('root');
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 250 }, 2);
+
+    await expect(abandonedWrite(`/${V}/${PAGE}/feed`, { message: 'nobody waits' }, PAGE_TOKEN, 50)).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(abandonedWrite(`/${V}/${root.id}/comments`, { message: 'nobody waits either' }, PAGE_TOKEN, 50)).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(fake.pagePosts).toHaveLength(1);
+
+    await until(() => fake.pagePosts.length === 2 && fake.pageComments.length === 1);
+    expect(fake.pagePosts[1]).toMatchObject({ pageId: PAGE, message: 'nobody waits' });
+    expect(fake.pageComments[0]).toMatchObject({ postId: root.id, fromId: PAGE, message: 'nobody waits either' });
+  });
+
+  it('when slow_before_create holds a container and a media_publish the client gave up on, then both still happen', async () => {
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 150 });
+    await expect(abandonedWrite(`/${V}/${IG}/media`, { image_url: 'https://cdn.example.com/a.jpg', caption: 'late' }, IG_TOKEN, 30)).rejects.toThrow();
+    await until(() => fake.containers.length === 1);
+    const container = fake.containers[0]!;
+    expect(container).toMatchObject({ igId: IG, caption: 'late', receivedAt: new Date(START), createdAt: new Date(START) });
+
+    clock += 1500;
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 150 });
+    await expect(abandonedWrite(`/${V}/${IG}/media_publish`, { creation_id: container.id }, IG_TOKEN, 30)).rejects.toThrow();
+    expect(fake.igMedia).toHaveLength(0);
+
+    await until(() => fake.igMedia.length === 1);
+    expect(fake.igMedia[0]).toMatchObject({ igId: IG, containerId: container.id, caption: 'late', createdAt: new Date(START + 1500) });
+    expect(fake.igMedia[0]!.createdAt).toEqual(fake.igMedia[0]!.publishedAt);
+    expect(await containerStatus(container.id)).toBe('PUBLISHED');
+  });
+
+  it('when slow_before_create holds a message that is posted meanwhile, then the late create is refused 506', async () => {
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 200 });
+    const late = pagePost('twice?');
+    await until(() => fake.requests.length === 1);
+
+    expect((await pagePost('twice?')).status).toBe(200);
+    const refused = await late;
+
+    expect([refused.status, refused.body.error.code]).toEqual([400, 506]);
+    expect(fake.pagePosts).toHaveLength(1);
+  });
+
+  it('when the fake stops while slow_before_create is pending, then stop() ends promptly and nothing is written', async () => {
+    fake.injectFault({ kind: 'slow_before_create', delayMs: 300 });
+    const pending = pagePost('never').then(
+      () => 'answered',
+      () => 'dropped',
+    );
+    await until(() => fake.requests.length === 1);
+
+    const stopping = Date.now();
+    await fake.stop();
+
+    expect(Date.now() - stopping).toBeLessThan(250);
+    await expect(pending).resolves.toBe('dropped');
+    await delay(400);
+    expect(fake.pagePosts).toHaveLength(0);
+  });
+
+  it('when ambiguous_500 hits a comment or a container, then it IS created and the answer is a Graph 500', async () => {
+    const { body: root } = await pagePost('root');
+    fake.injectFault({ kind: 'ambiguous_500', code: 2 }, 2);
+
+    const comment = await graph('POST', `/${V}/${root.id}/comments`, { message: 'reply anyway' });
+    const container = await graph('POST', `/${V}/${IG}/media`, { image_url: 'https://cdn.example.com/a.jpg', caption: 'c' }, IG_TOKEN);
+
+    expect([comment.status, comment.body.error.code, container.status, container.body.error.code]).toEqual([500, 2, 500, 2]);
+    expect(fake.pageComments.map((c) => c.message)).toEqual(['reply anyway']);
+    expect(fake.containers.map((c) => c.caption)).toEqual(['c']);
+  });
+
+  it('when a random plan with rate 1 is set, then every write gets one of its kinds, reads draw none, and faultStats counts them', async () => {
+    fake.setRandomFaults({ rate: 1, seed: 5, kinds: [{ kind: 'throttle', code: 32, regainAfterMinutes: 4 }] });
+
+    const read = await graph('GET', `/${V}/${PAGE}/feed`);
+    const write = await pagePost('throttled');
+
+    expect([read.status, write.status, write.body.error.code]).toEqual([200, 403, 32]);
+    expect(JSON.parse(write.headers.get('x-business-use-case-usage')!)[PAGE][0]).toMatchObject({ estimated_time_to_regain_access: 4 });
+    expect(fake.faultStats()).toEqual({ throttle: 1 });
+    expect(fake.pagePosts).toHaveLength(0);
+  });
+
+  it('when a random plan is set, then queued faults come first; clearFaults() turns both off and keeps the stats', async () => {
+    fake.setRandomFaults({ rate: 1, seed: 5, kinds: [{ kind: 'ambiguous_500' }] });
+    fake.injectFault({ kind: 'server_error', status: 503 });
+
+    const statuses = [(await pagePost('a')).status, (await pagePost('b')).status];
+    fake.clearFaults();
+    statuses.push((await pagePost('c')).status);
+
+    expect(statuses).toEqual([503, 500, 200]);
+    expect(fake.pagePosts.map((p) => p.message)).toEqual(['b', 'c']);
+    expect(fake.faultStats()).toEqual({ server_error: 1, ambiguous_500: 1 });
+  });
+
+  it('when the same seed is replayed after reset(), then the same writes fail the same way', async () => {
+    const kinds: MetaFault[] = [{ kind: 'throttle' }, { kind: 'server_error' }, { kind: 'ambiguous_500' }];
+    const run = async (): Promise<number[]> => {
+      fake.setRandomFaults({ rate: 0.3, seed: 42, kinds });
+      const statuses = [];
+      for (let i = 0; i < 30; i++) statuses.push((await pagePost(`part ${i}`)).status);
+      return statuses;
+    };
+
+    const first = await run();
+    const stats = fake.faultStats();
+    fake.reset();
+    expect(fake.faultStats()).toEqual({});
+    const second = await run();
+
+    expect(second).toEqual(first);
+    expect(fake.faultStats()).toEqual(stats);
+    expect(first.filter((status) => status !== 200)).toHaveLength(Object.values(stats).reduce((a, b) => a + b, 0));
+    expect(Object.keys(stats).length).toBeGreaterThan(0);
   });
 });

@@ -405,6 +405,160 @@ describe('injected faults', () => {
   });
 });
 
+/** Polls until `condition` holds (for effects that happen after the client stopped waiting). */
+async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await delay(5);
+  }
+}
+
+describe('faults for the chaos soak', () => {
+  it('when slow_before_create is injected, then the tweet appears only after the delay, created then, and the answer is the normal 201', async () => {
+    x.injectFault({ kind: 'slow_before_create', delayMs: 200 });
+    const started = Date.now();
+    const pending = post({ text: 'late create' });
+    await until(() => x.requests.length === 1);
+
+    expect(x.tweets).toHaveLength(0);
+    clock += 5_000; // the platform's clock moves on while it holds the request
+    const res = await pending;
+
+    expect(res.status).toBe(201);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(res.headers.get('x-rate-limit-remaining')).toBe('99');
+    expect(x.tweets).toEqual([
+      { id: ((await res.json()) as Json).data.id, text: 'late create', authorId: USER, createdAt: new Date(START + 5_000), receivedAt: new Date(START) },
+    ]);
+  });
+
+  it('when slow_before_create is injected and the client aborts first, then the tweet is still created after the delay', async () => {
+    x.injectFault({ kind: 'slow_before_create', delayMs: 250 });
+
+    await expect(post({ text: 'nobody waits' }, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(x.tweets).toHaveLength(0);
+
+    await until(() => x.tweets.length === 1);
+    expect(x.tweets[0]).toMatchObject({ text: 'nobody waits', authorId: USER });
+    expect(x.requests[0]).toMatchObject({ method: 'POST', path: '/2/tweets', status: 0 });
+  });
+
+  it('when slow_before_create holds a text that another request posts meanwhile, then the late create is refused as a duplicate (403)', async () => {
+    x.injectFault({ kind: 'slow_before_create', delayMs: 200 });
+    const late = post({ text: 'twice?' });
+    await until(() => x.requests.length === 1);
+
+    expect((await post({ text: 'twice?' })).status).toBe(201);
+    const refused = await late;
+
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as Json).detail).toMatch(/duplicate content/);
+    expect(x.tweets.map((t) => t.text)).toEqual(['twice?']);
+  });
+
+  it('when the fake stops while slow_before_create is pending, then stop() ends promptly and the tweet is never created', async () => {
+    x.injectFault({ kind: 'slow_before_create', delayMs: 300 });
+    const pending = post({ text: 'never' }).then(
+      () => 'answered',
+      () => 'dropped',
+    );
+    await until(() => x.requests.length === 1);
+
+    const stopping = Date.now();
+    await x.stop();
+
+    expect(Date.now() - stopping).toBeLessThan(250);
+    await expect(pending).resolves.toBe('dropped');
+    await delay(400);
+    expect(x.tweets).toHaveLength(0);
+  });
+
+  it('when ambiguous_500 is injected, then the tweet IS created and the answer is a 500 problem JSON; a blind retry is a duplicate', async () => {
+    x.injectFault({ kind: 'ambiguous_500' });
+
+    const res = await post({ text: 'created anyway' });
+
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await res.json()).toEqual({ title: 'Internal Server Error', detail: 'Internal Server Error', type: 'about:blank', status: 500 });
+    expect(res.headers.get('x-rate-limit-remaining')).toBe('99'); // the create counted
+    expect(x.tweets.map((t) => t.text)).toEqual(['created anyway']);
+    expect((await post({ text: 'created anyway' })).status).toBe(403);
+  });
+
+  it('when ambiguous_500 meets a create X refuses, then the refusal is answered and nothing is created', async () => {
+    x.injectFault({ kind: 'ambiguous_500' });
+
+    const res = await post({ text: 'x'.repeat(281) });
+
+    expect(res.status).toBe(400);
+    expect(x.tweets).toHaveLength(0);
+  });
+
+  it('when a random plan with rate 1 is set, then every authenticated create gets one of its kinds and faultStats counts them', async () => {
+    x.setRandomFaults({ rate: 1, seed: 7, kinds: [{ kind: 'server_error', status: 502 }] });
+
+    expect((await post({ text: 'a' }, { token: 'bad-token' })).status).toBe(401); // refused before faults: no draw
+    const statuses = [];
+    for (const text of ['a', 'b', 'c']) statuses.push((await post({ text })).status);
+
+    expect(statuses).toEqual([502, 502, 502]);
+    expect(x.faultStats()).toEqual({ server_error: 3 });
+    expect(x.tweets).toHaveLength(0);
+  });
+
+  it('when a random plan is set, then queued faults still come first and both are counted', async () => {
+    x.setRandomFaults({ rate: 1, seed: 7, kinds: [{ kind: 'rate_limit', resetInSeconds: 60 }] });
+    x.injectFault({ kind: 'ambiguous_500' });
+
+    const statuses = [(await post({ text: 'a' })).status, (await post({ text: 'b' })).status];
+
+    expect(statuses).toEqual([500, 429]);
+    expect(x.faultStats()).toEqual({ ambiguous_500: 1, rate_limit: 1 });
+  });
+
+  it('when the same seed is replayed after reset(), then the same creates fail the same way; reset() also forgets the plan and the stats', async () => {
+    const plan = {
+      rate: 0.3,
+      seed: 20250301,
+      kinds: [{ kind: 'server_error' }, { kind: 'rate_limit', resetInSeconds: 1 }, { kind: 'ambiguous_500' }] as XFault[],
+    };
+    const run = async (): Promise<number[]> => {
+      const statuses = [];
+      for (let i = 0; i < 30; i++) statuses.push((await post({ text: `part ${i}` })).status);
+      return statuses;
+    };
+
+    x.setRandomFaults(plan);
+    const first = await run();
+    const stats = x.faultStats();
+    x.reset();
+    expect(x.faultStats()).toEqual({});
+    x.setRandomFaults(plan);
+    const second = await run();
+
+    expect(second).toEqual(first);
+    expect(x.faultStats()).toEqual(stats);
+    const faulted = Object.values(stats).reduce((a, b) => a + b, 0);
+    expect(faulted).toBeGreaterThan(0);
+    expect(first.filter((s) => s !== 201)).toHaveLength(faulted);
+    expect(first.filter((s) => s === 201).length).toBeGreaterThan(10);
+    x.reset();
+    expect((await post({ text: 'after reset' })).status).toBe(201);
+  });
+
+  it('when clearFaults() is called, then the random plan is off too but the stats are kept', async () => {
+    x.setRandomFaults({ rate: 1, seed: 1, kinds: [{ kind: 'usage_capped' }] });
+    expect((await post({ text: 'a' })).status).toBe(429);
+
+    x.clearFaults();
+
+    expect((await post({ text: 'b' })).status).toBe(201);
+    expect(x.faultStats()).toEqual({ usage_capped: 1 });
+  });
+});
+
 describe('GET /2/users/:id/tweets', () => {
   it('when the user has tweets, then they come newest first with referenced_tweets only when asked', async () => {
     const first = await created('first');
