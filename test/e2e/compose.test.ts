@@ -5,6 +5,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { splitForPlatform } from '../../src/domain/platform-rules';
+import { findRepeatedParts } from '../../src/domain/repeated-parts';
 import { createHarness, longText, type Harness, type Tenant } from '../support/harness';
 import { horizontalOverflow, inPage, launchChromium, newContext, refusedWith, screenshot, signIn, unexpectedErrors, watch, type Watched } from './support';
 
@@ -151,6 +152,62 @@ describe('the compose page', () => {
     // The text stays, so the person can publish it once the account is reconnected.
     await expect(textArea().inputValue()).resolves.toBe(text);
     await screenshot(page, 'publish-failed');
+    expectCleanConsole();
+  });
+
+  test('when the text makes two identical X parts, then the X preview names them and nothing can be sent; numbering lifts it', async () => {
+    await toggle('linkedin').check(); // LinkedIn posts this text whole: only X should warn
+    await page.getByLabel(/Number the parts/).uncheck();
+    const details = 'Doors open at 7 pm at the Old Mill on Harbour Street. Entry is free, but places are limited: reply to this post or write to tickets@acme.example to reserve yours, and bring a friend who loves live music!';
+    const text = [
+      `Our summer concert ${Date.now()} is back this Friday, with three local bands, food trucks from the market and a late bar on the terrace.`,
+      details,
+      'The line-up: The Gulls at 7:30, Low Tide at 8:30 and Harbour Lights at 9:30, with a surprise guest closing the night.',
+      details,
+    ].join('\n\n');
+    expect(findRepeatedParts(splitForPlatform('twitter', text).parts)).toEqual([{ index: 3, sameAs: 1 }]);
+    expect(splitForPlatform('linkedin', text).parts).toHaveLength(1);
+    await textArea().fill(text);
+
+    const twitter = page.getByTestId('preview-twitter');
+    const repeatedWarning = twitter.locator('[data-warning="repeated_parts"]');
+    await repeatedWarning.waitFor();
+    const warning = await repeatedWarning.textContent();
+    expect(warning).toContain('Parts 2 and 4 of the X thread have the same text, and X refuses a repeated post');
+    expect(warning).toContain('Number the parts of a thread');
+    await expect(repeatedWarning.getAttribute('class')).resolves.toContain('blocking');
+    const repeatedCards = twitter.locator('[data-testid="preview-part"][data-repeated]');
+    await expect(repeatedCards.locator('[data-part-text]').allTextContents()).resolves.toEqual([details, details]);
+    await expect(repeatedCards.locator('[data-part-repeat]').allTextContents()).resolves.toEqual(['Same text as part 4', 'Same text as part 2']);
+    await expect(page.getByTestId('preview-linkedin').locator('[data-warning="repeated_parts"]').count()).resolves.toBe(0);
+
+    // Both ways out are disabled, and the reason is next to them and is their accessible description.
+    const publishButton = page.getByRole('button', { name: 'Publish now' });
+    const scheduleButton = page.getByRole('button', { name: 'Schedule…' });
+    await expect(publishButton.isDisabled()).resolves.toBe(true);
+    await expect(scheduleButton.isDisabled()).resolves.toBe(true);
+    const heldBack = page.getByTestId('held-back');
+    await expect(heldBack.textContent()).resolves.toContain('Parts 2 and 4 of the X thread have the same text');
+    const heldBackId = await heldBack.getAttribute('id');
+    for (const button of [publishButton, scheduleButton]) {
+      await expect(button.getAttribute('aria-describedby').then((ids) => ids?.split(' '))).resolves.toContain(heldBackId);
+    }
+    await screenshot(page, 'compose-repeated-parts');
+
+    // Numbered, every part differs (" 2/4" and " 4/4"): the warning goes and publishing is possible again.
+    await page.getByLabel(/Number the parts/).check();
+    await repeatedWarning.waitFor({ state: 'detached' });
+    const numbered = splitForPlatform('twitter', text, { numbering: true }).parts;
+    expect(findRepeatedParts(numbered)).toEqual([]);
+    await expect(twitter.locator('[data-part-text]').allTextContents()).resolves.toEqual(numbered.map((part) => part.text));
+    await expect(repeatedWarning.count()).resolves.toBe(0);
+    await expect(repeatedCards.count()).resolves.toBe(0);
+    await expect(publishButton.isEnabled()).resolves.toBe(true);
+    await expect(scheduleButton.isEnabled()).resolves.toBe(true);
+    await expect(heldBack.textContent()).resolves.toBe('');
+    await expect(publishButton.getAttribute('aria-describedby')).resolves.not.toContain(heldBackId);
+
+    await toggle('linkedin').uncheck();
     expectCleanConsole();
   });
 

@@ -11,7 +11,7 @@ import { recall, remember } from '../session';
 import { formatDateTime } from '../format';
 import { PlatformMark } from './Badges';
 import { Modal } from './Modal';
-import { PlatformPreview, previewFor } from './Preview';
+import { PlatformPreview, previewFor, REPEATED_PARTS_WARNING, type PreviewWarning } from './Preview';
 import { PublishOutcome } from './Results';
 import { defaultWhen, resolveWhen, WhenFields, type WhenValue } from './WhenFields';
 
@@ -92,6 +92,16 @@ export function Compose(props: { business: Business }) {
     if ('imageUrl' in patch) setErrors((e) => ({ ...e, imageUrl: undefined }));
   };
 
+  // The previews, computed once per change: they show the parts, and say what must be fixed first.
+  const selectedKey = selected.join(',');
+  const previews = useMemo(
+    () => new Map(selected.map((platform) => [platform, previewFor(platform, draft.text, { numbering: draft.numbering, imageUrl: draft.imageUrl })])),
+    [selectedKey, draft.text, draft.numbering, draft.imageUrl],
+  );
+  // A platform would refuse the thread halfway (repeated parts): nothing may be sent until it is fixed.
+  const holdingBack: PreviewWarning[] = selected.flatMap((platform) => previews.get(platform)?.warnings.filter((w) => w.code === REPEATED_PARTS_WARNING) ?? []);
+  const heldBack = holdingBack.length > 0;
+
   const body: PostDraft = {
     businessId: business.id,
     content: draft.text,
@@ -106,7 +116,7 @@ export function Compose(props: { business: Business }) {
     if (!draft.text.trim()) problems.content = ['Write something to post.'];
     if (selected.length === 0) problems.platforms = ['Choose at least one platform.'];
     for (const platform of selected) {
-      const blocking = previewFor(platform, draft.text, { numbering: draft.numbering, imageUrl: draft.imageUrl }).warnings.filter((w) => w.blocking);
+      const blocking = previews.get(platform)?.warnings.filter((w) => w.blocking) ?? [];
       if (platform === 'instagram' && blocking.length > 0) problems.imageUrl = blocking.map((w) => w.message);
     }
     return problems;
@@ -149,6 +159,7 @@ export function Compose(props: { business: Business }) {
   }
 
   async function publishNow() {
+    if (heldBack) return; // the button is disabled; this covers a submit by other means
     const problems = localProblems();
     setErrors(problems);
     if (Object.keys(problems).length > 0) return;
@@ -267,16 +278,35 @@ export function Compose(props: { business: Business }) {
 
           {fieldError(errors.general, `${id}-general-error`)}
 
+          <div id={`${id}-held`} class="held-back" aria-live="polite" data-testid="held-back">
+            {heldBack && (
+              <ul class="warnings">
+                {holdingBack.map((warning, i) => (
+                  <li key={i} class="warning blocking">
+                    <strong>Cannot publish or schedule yet.</strong> {warning.message}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+
           <div class="actions">
-            <button type="submit" class="primary" disabled={sending || publish.kind === 'following'} aria-describedby={`${id}-status`}>
+            <button
+              type="submit"
+              class="primary"
+              disabled={sending || publish.kind === 'following' || heldBack}
+              aria-describedby={`${heldBack ? `${id}-held ` : ''}${id}-status`}
+            >
               {sending ? 'Publishing…' : 'Publish now'}
             </button>
             <button
               ref={scheduleButton}
               type="button"
               class="secondary"
-              disabled={sending}
+              disabled={sending || heldBack}
+              aria-describedby={heldBack ? `${id}-held` : undefined}
               onClick={() => {
+                if (heldBack) return;
                 const problems = localProblems();
                 setErrors(problems);
                 if (Object.keys(problems).length === 0) setScheduling(true);
@@ -296,7 +326,9 @@ export function Compose(props: { business: Business }) {
         {selected.length === 0 ? (
           <p class="muted card">Choose a platform to see exactly what will be posted.</p>
         ) : (
-          selected.map((platform) => <PlatformPreview key={platform} platform={platform} text={draft.text} numbering={draft.numbering} imageUrl={draft.imageUrl} account={connected.get(platform)} />)
+          selected.map((platform) => (
+            <PlatformPreview key={platform} platform={platform} text={draft.text} numbering={draft.numbering} imageUrl={draft.imageUrl} account={connected.get(platform)} model={previews.get(platform)} />
+          ))
         )}
       </section>
 
