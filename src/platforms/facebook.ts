@@ -11,7 +11,9 @@ import { plainTextRules, type SplitResult } from '../domain/thread';
 import type { ThreadOptions } from '../domain/types';
 import { GraphClient, parseGraphTime, type MetaGraphPublisherOptions } from './meta-graph';
 import {
+  assertSendWindowOpen,
   comparableText,
+  createdAfterFirstSend,
   PublishError,
   type PartToPublish,
   type PublishedRef,
@@ -27,7 +29,6 @@ export { FACEBOOK_COMMENT_MAX_LENGTH } from '../domain/platform-rules';
 const COMMENT_CHAIN_PATH = 'platformParams.facebook.commentChainAt';
 const FEED_WINDOW = 25;
 const COMMENTS_WINDOW = 100;
-const CLOCK_SKEW_MS = 5 * 60_000;
 
 interface GraphFeedItem {
   id: string;
@@ -68,6 +69,7 @@ export class FacebookPublisher implements Publisher {
 
   async publishPart(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef> {
     const path = part.partIndex === 0 ? feedPath(credentials) : commentsPath(part);
+    assertSendWindowOpen(part, 'Facebook');
     const created = await this.graph.post<{ id?: string }>(path, { message: part.text }, credentials, 'publishes');
     // Facebook created something; without its id, reconcile rather than post again.
     if (!created.id) {
@@ -102,8 +104,7 @@ export class FacebookPublisher implements Publisher {
 function isSamePart(item: GraphFeedItem, credentials: PublisherCredentials, part: PartToPublish): boolean {
   if (item.from?.id !== undefined && item.from.id !== credentials.platformUserId) return false;
   if (comparableText(item.message ?? '') !== comparableText(part.text)) return false;
-  const createdAt = parseGraphTime(item.created_time);
-  return !part.notBefore || createdAt === undefined || createdAt >= part.notBefore.getTime() - CLOCK_SKEW_MS;
+  return createdAfterFirstSend(parseGraphTime(item.created_time), part.notBefore);
 }
 
 function feedPath(credentials: PublisherCredentials): string {

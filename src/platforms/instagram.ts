@@ -17,7 +17,9 @@ import type { SplitResult } from '../domain/thread';
 import type { ThreadOptions } from '../domain/types';
 import { GraphClient, parseGraphTime, type MetaGraphPublisherOptions } from './meta-graph';
 import {
+  assertSendWindowOpen,
   comparableText,
+  createdAfterFirstSend,
   PublishError,
   type PartToPublish,
   type PublishedRef,
@@ -56,7 +58,6 @@ const DEFAULT_FIRST_CHECK_MS = 2_000;
 const MAX_CHECK_AFTER_MS = 30_000;
 const CHECK_GROWTH = 1.5;
 const MEDIA_WINDOW = 25;
-const CLOCK_SKEW_MS = 5 * 60_000;
 
 export class InstagramPublisher implements Publisher {
   readonly platform = 'instagram' as const;
@@ -147,7 +148,7 @@ export class InstagramPublisher implements Publisher {
     );
     switch (container.status_code) {
       case 'FINISHED':
-        return this.publishContainer(credentials, progress);
+        return this.publishContainer(credentials, part, progress);
       case 'PUBLISHED':
         return this.adoptPublishedContainer(credentials, part, progress);
       case 'IN_PROGRESS':
@@ -173,7 +174,8 @@ export class InstagramPublisher implements Publisher {
     return inProgress({ ...progress, checkAfterMs: String(checkAfterMs) });
   }
 
-  private async publishContainer(credentials: PublisherCredentials, progress: ContainerProgress): Promise<PublishedRef> {
+  private async publishContainer(credentials: PublisherCredentials, part: PartToPublish, progress: ContainerProgress): Promise<PublishedRef> {
+    assertSendWindowOpen(part, 'Instagram');
     const published = await this.graph.post<{ id?: string }>(
       `/${encodeURIComponent(credentials.platformUserId)}/media_publish`,
       { creation_id: progress.containerId },
@@ -211,8 +213,7 @@ export class InstagramPublisher implements Publisher {
     );
     const match = (page.data ?? []).find((media) => {
       if (comparableText(media.caption ?? '') !== comparableText(caption)) return false;
-      const publishedAt = parseGraphTime(media.timestamp);
-      return notBeforeMs === undefined || publishedAt === undefined || publishedAt >= notBeforeMs - CLOCK_SKEW_MS;
+      return createdAfterFirstSend(parseGraphTime(media.timestamp), notBeforeMs === undefined ? undefined : new Date(notBeforeMs));
     });
     return match ? { platformPostId: match.id, url: match.permalink ?? (await this.permalink(credentials, match.id)) } : null;
   }

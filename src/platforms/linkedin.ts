@@ -11,8 +11,10 @@ import type { SplitResult } from '../domain/thread';
 import type { ThreadOptions } from '../domain/types';
 import { escapeLittleText, unescapeLittleText } from './little-text';
 import {
+  assertSendWindowOpen,
   classifyNetworkError,
   comparableText,
+  createdAfterFirstSend,
   PublishError,
   type PartToPublish,
   type PublishedRef,
@@ -61,8 +63,6 @@ export { LINKEDIN_COMMENT_MAX_LENGTH } from '../domain/platform-rules';
 const RECONCILE_WINDOW = 20;
 /** A thread has at most a few dozen parts; the rest of the window leaves room for readers' comments. */
 const COMMENTS_WINDOW = 100;
-/** Our clock and LinkedIn's may disagree by this much when matching a post by its creation time. */
-const CLOCK_SKEW_MS = 5 * 60_000;
 const DAY_MS = 24 * 60 * 60_000;
 
 export function linkedInPostUrl(postUrn: string): string {
@@ -108,6 +108,7 @@ export class LinkedInPublisher implements Publisher {
       lifecycleState: 'PUBLISHED',
       isReshareDisabledByAuthor: false,
     };
+    assertSendWindowOpen(part, 'LinkedIn');
     const response = await this.request('POST', '/rest/posts', credentials, { body });
     if (response.status === 201) {
       await discardBody(response);
@@ -116,10 +117,8 @@ export class LinkedInPublisher implements Publisher {
       if (!urn) throw new PublishError('unknown_outcome', 'LinkedIn answered 201 without an x-restli-id; checking before retrying.');
       return { platformPostId: urn, url: linkedInPostUrl(urn) };
     }
-    const error = await readError(response);
-    const existing = duplicateOf(response.status, error);
-    if (existing) return { platformPostId: existing, url: linkedInPostUrl(existing) };
-    throw this.classify(response.status, error, credentials, 'write');
+    // A duplicate refusal names the existing post; whether it is this part's own is decided by the caller.
+    throw this.classify(response.status, await readError(response), credentials, 'write');
   }
 
   private async findPost(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef | null> {
@@ -145,7 +144,7 @@ export class LinkedInPublisher implements Publisher {
   private isSamePost(post: LinkedInPost, credentials: PublisherCredentials, part: PartToPublish): boolean {
     if (post.author !== credentials.platformUserId) return false;
     if (comparableText(unescapeLittleText(post.commentary ?? '')) !== comparableText(part.text)) return false;
-    return createdInTime(post.createdAt, part.notBefore);
+    return createdAfterFirstSend(post.createdAt, part.notBefore);
   }
 
   // --- comments (parts after the first) ---------------------------------------------------------
@@ -154,6 +153,7 @@ export class LinkedInPublisher implements Publisher {
     const rootUrn = rootOf(part);
     // Comments take plain text (mentions go in attributes): the little format is the Posts API's.
     const body = { actor: credentials.platformUserId, object: rootUrn, message: { text: part.text } };
+    assertSendWindowOpen(part, 'LinkedIn');
     const response = await this.request('POST', commentsPath(rootUrn), credentials, { body });
     if (response.status !== 201) throw this.classify(response.status, await readError(response), credentials, 'write');
     const created = await readJsonOrEmpty<LinkedInComment>(response);
@@ -172,7 +172,7 @@ export class LinkedInPublisher implements Publisher {
       (comment) =>
         comment.actor === credentials.platformUserId &&
         comparableText(comment.message?.text ?? '') === comparableText(part.text) &&
-        createdInTime(comment.created?.time, part.notBefore),
+        createdAfterFirstSend(comment.created?.time, part.notBefore),
     );
     const commentUrn = match && (match.commentUrn ?? commentUrnFrom(match.id, rootUrn));
     return commentUrn ? { platformPostId: commentUrn, url: linkedInCommentUrl(rootUrn, commentUrn) } : null;
@@ -218,7 +218,8 @@ export class LinkedInPublisher implements Publisher {
     }
     if (httpStatus >= 500) return new PublishError('retryable', `LinkedIn had a server error (${httpStatus}) while reading. ${said}`, notPosted);
     const duplicate = httpStatus === 422 && error.code === 'DUPLICATE_POST';
-    return new PublishError('rejected', `${this.refusal(httpStatus, error, credentials)} ${said}`, { ...notPosted, duplicate });
+    const existingPlatformPostId = duplicateOf(httpStatus, error);
+    return new PublishError('rejected', `${this.refusal(httpStatus, error, credentials)} ${said}`, { ...notPosted, duplicate, existingPlatformPostId });
   }
 
   /** Why LinkedIn refused, in words an operator or the account owner can act on. */
@@ -296,11 +297,6 @@ function describe(error: LinkedInError, httpStatus: number): string {
   const code = error.code ?? (error.serviceErrorCode !== undefined ? String(error.serviceErrorCode) : String(httpStatus));
   const details = (error.errorDetails?.inputErrors ?? []).map((input) => input.description ?? input.code).filter(Boolean);
   return [`${code}: ${error.message ?? 'no message'}`, ...details].join('; ');
-}
-
-function createdInTime(createdAtMs: number | undefined, notBefore: Date | undefined): boolean {
-  if (!notBefore || createdAtMs === undefined) return true;
-  return createdAtMs >= notBefore.getTime() - CLOCK_SKEW_MS;
 }
 
 export function msUntilNextUtcMidnight(nowMs: number): number {

@@ -26,6 +26,34 @@ export interface PartToPublish {
   params?: Record<string, unknown>;
   /** What an earlier call of a multi-step publish returned as progress (e.g. a media container id). */
   progress?: Record<string, string>;
+  /**
+   * The attempt's fence (epoch ms, this machine's clock): no request that may publish starts after it,
+   * because another attempt may send once this attempt's deadline has passed (docs/EXACTLY-ONCE.md).
+   */
+  sendBy?: number;
+}
+
+/**
+ * How far a platform's creation time may sit before our first send and still be that send: platforms
+ * give seconds, and clocks differ a little. Anything older is someone else's post.
+ */
+export const PLATFORM_CLOCK_SKEW_MS = 5_000;
+
+/** Whether a platform post created at `createdAtMs` can be the send that began at `notBefore`. */
+export function createdAfterFirstSend(createdAtMs: number | undefined, notBefore: Date | undefined): boolean {
+  if (!notBefore || createdAtMs === undefined || Number.isNaN(createdAtMs)) return true;
+  return createdAtMs >= notBefore.getTime() - PLATFORM_CLOCK_SKEW_MS;
+}
+
+/**
+ * Called right before a request that may publish: a worker that stalled (paused, partitioned) past its
+ * send budget must not send, since another attempt may already be allowed to.
+ */
+export function assertSendWindowOpen(part: PartToPublish, platformName: string): void {
+  if (part.sendBy === undefined || Date.now() <= part.sendBy) return;
+  throw new PublishError('retryable', `${platformName}: this attempt's send window closed before its request left (the worker was held up); nothing was sent, retrying.`, {
+    mayHavePosted: false,
+  });
 }
 
 export interface PublishedRef {
@@ -86,12 +114,14 @@ export class PublishError extends Error {
   readonly mayHavePosted: boolean;
   /** The platform refused the text as a duplicate of an existing post. */
   readonly duplicate: boolean;
+  /** The existing post, when the platform names it in its duplicate refusal (LinkedIn). */
+  readonly existingPlatformPostId?: string;
   readonly httpStatus?: number;
 
   constructor(
     failureClass: FailureClass,
     message: string,
-    details: { retryAfterMs?: number; mayHavePosted?: boolean; duplicate?: boolean; httpStatus?: number } = {},
+    details: { retryAfterMs?: number; mayHavePosted?: boolean; duplicate?: boolean; existingPlatformPostId?: string; httpStatus?: number } = {},
   ) {
     super(truncate(message, MAX_PLATFORM_MESSAGE));
     this.name = 'PublishError';
@@ -99,6 +129,7 @@ export class PublishError extends Error {
     this.retryAfterMs = details.retryAfterMs;
     this.mayHavePosted = details.mayHavePosted ?? failureClass === 'unknown_outcome';
     this.duplicate = details.duplicate ?? false;
+    this.existingPlatformPostId = details.existingPlatformPostId;
     this.httpStatus = details.httpStatus;
   }
 }

@@ -6,8 +6,10 @@ import { extractUrlsWithIndices } from 'twitter-text';
 import { splitForX, type SplitResult } from '../domain/thread';
 import type { ThreadOptions } from '../domain/types';
 import {
+  assertSendWindowOpen,
   classifyNetworkError,
   comparableText,
+  createdAfterFirstSend,
   PublishError,
   type PartToPublish,
   type PublishedRef,
@@ -58,6 +60,7 @@ export class XPublisher implements Publisher {
   async publishPart(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef> {
     const body: Record<string, unknown> = { text: part.text };
     if (part.replyToPlatformPostId) body.reply = { in_reply_to_tweet_id: part.replyToPlatformPostId };
+    assertSendWindowOpen(part, 'X');
     const response = await this.request('POST', '/2/tweets', credentials, body);
     if (response.status !== 201) throw await this.classify(response);
     // X created the post; a body we cannot read leaves its id unknown: reconcile, do not repost.
@@ -84,11 +87,7 @@ export class XPublisher implements Publisher {
     if (xComparableText(tweet.text) !== xComparableText(part.text)) return false;
     const repliedTo = tweet.referenced_tweets?.find((ref) => ref.type === 'replied_to')?.id;
     if ((repliedTo ?? undefined) !== part.replyToPlatformPostId) return false;
-    if (part.notBefore && tweet.created_at) {
-      // Allow for clock skew between us and X.
-      return Date.parse(tweet.created_at) >= part.notBefore.getTime() - 5 * 60_000;
-    }
-    return true;
+    return createdAfterFirstSend(tweet.created_at ? Date.parse(tweet.created_at) : undefined, part.notBefore);
   }
 
   private async request(method: 'GET' | 'POST', path: string, credentials: PublisherCredentials, body?: unknown): Promise<Response> {

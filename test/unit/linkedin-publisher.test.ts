@@ -115,12 +115,12 @@ describe('LinkedInPublisher.publishPart (posts)', () => {
     expect(unescapeLittleText(stored.commentary)).toBe(EVERY_RESERVED);
   });
 
-  it('when the same commentary was posted before (422 DUPLICATE_POST), then the existing post is adopted as published and no second post exists', async () => {
+  it('when the same commentary was posted before (422 DUPLICATE_POST), then it is a rejected duplicate naming the existing post, for the caller to judge, and no second post exists', async () => {
     const first = await publisher.publishPart(credentials(), part('Same words twice'));
 
-    const again = await publisher.publishPart(credentials(), part('Same words twice'));
+    const err = await failureOf(publisher.publishPart(credentials(), part('Same words twice')));
 
-    expect(again).toEqual(first);
+    expect(err).toMatchObject({ failureClass: 'rejected', duplicate: true, mayHavePosted: false, existingPlatformPostId: first.platformPostId });
     expect(fake.posts).toHaveLength(1);
     expect(fake.requests.map((r) => r.status)).toEqual([201, 422]);
   });
@@ -449,17 +449,17 @@ describe('LinkedInPublisher.findPublished', () => {
     await expect(publisher.findPublished(credentials(), part('timed', { notBefore: new Date(START + 10 * 60_000) }))).resolves.toBeNull();
   });
 
-  it('when the app may not read the member\'s posts (403), then it answers null — and posting again adopts the existing post through 422', async () => {
+  it('when the app may not read the member\'s posts (403), then it answers null — and posting again is refused as a duplicate that names the existing post', async () => {
     fake.addAuthor(MEMBER, TOKEN, { canReadPosts: false });
     fake.injectFault({ kind: 'accept_then_drop' });
     await failureOf(publisher.publishPart(credentials(), part('made it after all')));
 
     const found = await publisher.findPublished(credentials(), part('made it after all'));
-    const again = await publisher.publishPart(credentials(), part('made it after all'));
+    const again = await failureOf(publisher.publishPart(credentials(), part('made it after all')));
 
     expect(found).toBeNull();
     expect(fake.posts).toHaveLength(1);
-    expect(again.platformPostId).toBe(fake.posts[0]!.urn);
+    expect(again.existingPlatformPostId).toBe(fake.posts[0]!.urn);
   });
 
   it('when the token is rejected while searching, then it throws an auth PublishError without the token', async () => {

@@ -456,20 +456,28 @@ describe('XPublisher.findPublished', () => {
     await expect(publisher.findPublished(credentials(), part('the other user said this'))).resolves.toBeNull();
   });
 
-  it('when notBefore is far later than the post (beyond the 5-minute skew allowance), then the post is excluded', async () => {
+  it('when the post is older than the first send (beyond the 5-second skew allowance), then it is someone else\'s and excluded', async () => {
     await publisher.publishPart(credentials(), part('timed post'));
 
-    const found = await publisher.findPublished(credentials(), part('timed post', { notBefore: new Date(START + 10 * 60_000) }));
+    const found = await publisher.findPublished(credentials(), part('timed post', { notBefore: new Date(START + 6_000) }));
 
     expect(found).toBeNull();
   });
 
-  it('when notBefore is later than the post but within the 5-minute skew allowance, then the post is found', async () => {
+  it('when notBefore is later than the post but within the 5-second skew allowance (X gives seconds), then the post is found', async () => {
     const posted = await publisher.publishPart(credentials(), part('timed post'));
 
-    const found = await publisher.findPublished(credentials(), part('timed post', { notBefore: new Date(START + 4 * 60_000) }));
+    const found = await publisher.findPublished(credentials(), part('timed post', { notBefore: new Date(START + 4_000) }));
 
     expect(found).toEqual(posted);
+  });
+
+  it('when the attempt\'s send window has closed before the request leaves, then nothing is sent and it is retryable without reconciliation', async () => {
+    const err = await failureOf(publisher.publishPart(credentials(), part('too late to send', { sendBy: Date.now() - 1 })));
+
+    expect(err.failureClass).toBe('retryable');
+    expect(err.mayHavePosted).toBe(false);
+    expect(fake.tweets).toHaveLength(0);
   });
 
   it('when notBefore is before the post was created, then the post is found', async () => {
