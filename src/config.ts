@@ -91,7 +91,9 @@ const envSchema = z.object({
   LINKEDIN_API_VERSION: z.string().regex(/^\d{6}$/, 'must be YYYYMM').default('202610'),
   META_GRAPH_API_BASE_URL: z.string().url().optional(),
   META_GRAPH_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v21.0').default('v21.0'),
-  PLATFORM_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
+  // At most 40 s: the publish activity's 3-minute start-to-close must hold a reconciliation, the send
+  // budget, one request and the settle margin (docs/EXACTLY-ONCE.md "Fenced attempts").
+  PLATFORM_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(40_000).default(20_000),
   HERALD_SANDBOX: booleanFlag.optional(),
 
   RATE_LIMIT_ENABLED: booleanFlag.optional(),
@@ -119,6 +121,9 @@ const envSchema = z.object({
   META_OAUTH_SCOPES: z.string().default('pages_show_list,pages_read_engagement,pages_manage_posts,instagram_basic,instagram_content_publish,business_management'),
   TOKEN_REFRESH_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
   TOKEN_REFRESH_WINDOW_MINUTES: z.coerce.number().int().min(1).max(10080).default(30),
+  RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
+  RECONCILE_ORPHAN_SWEEP_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
 });
 
 export type ConfigVariable = keyof typeof envSchema.shape;
@@ -186,6 +191,8 @@ export type Config = {
   /** Per-user API rate limits, counted in Redis (see src/api/rate-limit.ts). */
   rateLimit: RateLimitConfig;
   oauth: OAuthConfig;
+  /** The `herald-reconcile` Schedule (docs/EXACTLY-ONCE.md "The reconciler"). */
+  reconcile: { intervalSeconds: number; graceSeconds: number; orphanSweepMinutes: number };
 };
 
 /** One provider's OAuth endpoints and client credentials (no client id: connecting through OAuth is off). */
@@ -316,6 +323,11 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
         scopes: e.META_OAUTH_SCOPES,
       },
       refresh: { intervalMinutes: e.TOKEN_REFRESH_INTERVAL_MINUTES, windowMinutes: e.TOKEN_REFRESH_WINDOW_MINUTES },
+    },
+    reconcile: {
+      intervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+      graceSeconds: e.RECONCILE_GRACE_SECONDS,
+      orphanSweepMinutes: e.RECONCILE_ORPHAN_SWEEP_MINUTES,
     },
   };
 }

@@ -6,6 +6,7 @@
 import { Connection, Client } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { createActivities } from '../activities';
+import { DEFAULT_SEND_WINDOW } from '../activities/publish-part';
 import { createApp, startApp, type RunningApp } from './api/app';
 import { loadConfig, type Config } from './config';
 import { ensureDatabase, migrate, openOrm } from './db/orm';
@@ -27,6 +28,7 @@ import { isLoopbackHost } from './api/routes/codec';
 import { startSandbox, type Sandbox } from './sandbox';
 import { oauthProvidersFromConfig, oauthSettingsFromConfig, type OAuthProviders } from './oauth/providers';
 import { ensureTokenRefreshSchedule } from './oauth/refresh-schedule';
+import { ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import { startSandboxOAuth } from './oauth/sandbox';
 import type { Registry } from 'prom-client';
 
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
     if (roles.has('worker')) {
       const worker = await startHeraldWorker(config, target, deps);
       stoppers.unshift(() => worker.shutdown());
-      await ensureRefreshSchedule(config, target, worker, logger);
+      await ensureSchedules(config, target, worker, logger);
       // A worker that stops ends its process, 1 when it failed, so that an orchestrator restarts it.
       worker.running.then(
         () => void shutdown(0),
@@ -148,15 +150,22 @@ interface RoleDeps {
   oauth: OAuthProviders;
 }
 
-/** The herald-token-refresh Schedule, created or updated by every worker at start; a failure is logged, not fatal. */
-async function ensureRefreshSchedule(config: Config, target: TemporalTarget, worker: HeraldWorker, logger: Logger): Promise<void> {
+/** The herald-token-refresh and herald-reconcile Schedules, created or updated by every worker at start; a failure is logged, not fatal. */
+async function ensureSchedules(config: Config, target: TemporalTarget, worker: HeraldWorker, logger: Logger): Promise<void> {
+  const client = new Client({ connection: worker.connection, namespace: target.namespace, dataConverter: target.dataConverter });
+  const taskQueue = config.temporal.taskQueue;
   try {
-    const client = new Client({ connection: worker.connection, namespace: target.namespace, dataConverter: target.dataConverter });
     const { intervalMinutes, windowMinutes } = config.oauth.refresh;
-    const scheduleId = await ensureTokenRefreshSchedule(client, { taskQueue: config.temporal.taskQueue, intervalMinutes, windowMinutes });
+    const scheduleId = await ensureTokenRefreshSchedule(client, { taskQueue, intervalMinutes, windowMinutes });
     logger.info({ scheduleId, intervalMinutes, windowMinutes }, 'token refresh schedule ready');
   } catch (err) {
     logger.error({ err }, 'could not create the token refresh schedule: expiring tokens are refreshed only when a publish needs it');
+  }
+  try {
+    const scheduleId = await ensureReconcileSchedule(client, { taskQueue, ...config.reconcile });
+    logger.info({ scheduleId, ...config.reconcile }, 'reconcile schedule ready');
+  } catch (err) {
+    logger.error({ err }, 'could not create the reconcile schedule: posts whose start was not confirmed wait until a worker creates it');
   }
 }
 
@@ -164,7 +173,7 @@ async function startHeraldWorker(config: Config, target: TemporalTarget, deps: R
   return startWorker({
     target,
     taskQueue: config.temporal.taskQueue,
-    activities: createActivities(deps),
+    activities: createActivities({ ...deps, sendWindow: { ...DEFAULT_SEND_WINDOW, budgetMs: config.platforms.httpTimeoutMs, httpTimeoutMs: config.platforms.httpTimeoutMs } }),
     logger: deps.logger,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxCachedWorkflows: config.worker.maxCachedWorkflows,

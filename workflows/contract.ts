@@ -7,8 +7,18 @@ import type { FailureClass, Platform, PostStatus, TargetStatus } from '../src/do
 
 export const publishPostWorkflowType = 'publishPostWorkflow';
 
-export function postWorkflowId(postId: number): string {
+/**
+ * The id posts created before ids were made unique for all time got (`post-<id>`). New posts get
+ * `post-<id>-<random>` (src/temporal/post-workflow.ts); the row's `workflow_id` is always the truth.
+ */
+export function legacyPostWorkflowId(postId: number): string {
   return `post-${postId}`;
+}
+
+/** The post id in a post workflow's id, old form or new. */
+export function postIdOfWorkflowId(workflowId: string): number | undefined {
+  const match = /^post-(\d+)(?:-[a-z0-9]+)?$/.exec(workflowId);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Ids and times only: never text, never tokens. */
@@ -32,6 +42,8 @@ export interface LivePart {
   platformPostId: string;
   url: string | null;
   publishedAt: string;
+  /** The platform accepted the part but the ledger could not be written: the workflow writes it. */
+  ledgerPending?: true;
 }
 
 export interface LiveTarget {
@@ -64,6 +76,11 @@ export interface TargetPlan {
   alreadyPublished: LivePart[];
   /** Set when the target cannot be published at all (no active account, rejected text, …). */
   failure?: { errorClass: FailureClass; message: string };
+  /**
+   * The stored post says not to publish at all: `cancelled` (a run reset after the user cancelled),
+   * `orphaned` (no post row belongs to this workflow any more).
+   */
+  outcome?: 'cancelled' | 'orphaned';
 }
 
 export interface PublishPartInput {

@@ -1,3 +1,4 @@
 /** The worker's workflow bundle entry point. */
 export { publishPostWorkflow } from './publish-post';
 export { refreshTokensWorkflow } from './refresh-tokens';
+export { reconcilePostsWorkflow } from './reconcile-posts';

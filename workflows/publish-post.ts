@@ -6,7 +6,9 @@ import {
   ActivityFailure,
   type ActivityOptions,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   log,
   patched,
   proxyActivities,
@@ -54,16 +56,18 @@ function bookkeeping(): typeof remoteBookkeeping {
 /**
  * Publishing a part: `auth` and `rejected` are final at once; `retryable` backs off (or waits for the
  * platform's reset through nextRetryDelay); `unknown_outcome` retries, and the next attempt reconciles
- * with the platform before it posts again.
+ * with the platform before it posts again. No attempt cap: an attempt lost to a dead worker or a
+ * database outage must not end a target; the activity itself gives up after 12 failures the platform
+ * caused (counted in the ledger). The numbers agree with the fence (docs/EXACTLY-ONCE.md): a new
+ * attempt never sends before the previous one's send deadline (50 s by default), whatever the timeouts.
  */
 const publishingOptions: ActivityOptions = {
-  startToCloseTimeout: '2m',
+  startToCloseTimeout: '3m',
   heartbeatTimeout: '10s',
   retry: {
     initialInterval: '2s',
     backoffCoefficient: 2,
-    maximumInterval: '10m',
-    maximumAttempts: 12,
+    maximumInterval: '2m',
     nonRetryableErrorTypes: ['auth', 'rejected'],
   },
 };
@@ -75,12 +79,11 @@ function publishingFor(platform: string, partIndex: number, partCount: number) {
 
 export async function publishPostWorkflow(input: PublishPostInput): Promise<LivePostState> {
   const state = initialState(input);
-  let cancelled = false;
-  let moved = false;
+  const wait = { cancelled: false, moved: false };
 
   setHandler(statusQuery, () => state);
   setHandler(cancelSignal, () => {
-    if (state.status === 'scheduled') cancelled = true;
+    if (state.status === 'scheduled') wait.cancelled = true;
     else log.info('cancel ignored: publishing has begun', { status: state.status });
   });
   setHandler(rescheduleSignal, ({ scheduledFor }) => {
@@ -90,21 +93,60 @@ export async function publishPostWorkflow(input: PublishPostInput): Promise<Live
       return;
     }
     state.scheduledFor = new Date(when).toISOString();
-    moved = true;
+    wait.moved = true;
   });
 
-  while (!cancelled) {
+  try {
+    await waitUntilDue(state, wait);
+  } catch (err) {
+    // Cancelled in Temporal itself (Web UI, CLI) while waiting: the post is cancelled like by the signal.
+    if (isCancellation(err) && patched('operator-cancel')) {
+      await CancellationScope.nonCancellable(() => finishCancelled(state, 'Cancelled in Temporal before publishing'));
+    }
+    throw err;
+  }
+
+  if (wait.cancelled) return finishCancelled(state);
+  return publishAndFinish(state);
+}
+
+/** The timer, movable by `reschedule`; every move is recorded, even one that arrives while the previous is being recorded. */
+async function waitUntilDue(state: LivePostState, wait: { cancelled: boolean; moved: boolean }): Promise<void> {
+  while (!wait.cancelled) {
     const remaining = Date.parse(state.scheduledFor) - Date.now();
     if (remaining <= 0) break;
     setCurrentDetails(`Waiting until ${state.scheduledFor}`);
-    moved = false;
-    await condition(() => cancelled || moved, remaining, { summary: `wait until ${state.scheduledFor}` });
-    if (moved && !cancelled) await recordRescheduled(state);
+    wait.moved = false;
+    await condition(() => wait.cancelled || wait.moved, remaining, { summary: `wait until ${state.scheduledFor}` });
+    if (!wait.moved || wait.cancelled) continue;
+    let recorded = await recordRescheduled(state);
+    while (state.scheduledFor !== recorded && !wait.cancelled && patched('record-every-reschedule')) {
+      recorded = await recordRescheduled(state);
+    }
   }
+}
 
-  if (cancelled) return finishCancelled(state);
-  await publishAllTargets(state);
-  return finish(state);
+/**
+ * Once publishing begins it is not taken back: parts already sent stay sent. A cancel requested in
+ * Temporal meanwhile lets the parts in flight finish, sends no further part, and ends the run cancelled
+ * after the final state is recorded.
+ */
+async function publishAndFinish(state: LivePostState): Promise<LivePostState> {
+  if (!patched('operator-cancel-while-publishing')) {
+    await publishAllTargets(state, () => false);
+    return finish(state);
+  }
+  let cancellation: unknown;
+  CancellationScope.current().cancelRequested.catch((err: unknown) => {
+    cancellation = err;
+  });
+  const finished = await CancellationScope.nonCancellable(async () => {
+    await publishAllTargets(state, () => cancellation !== undefined);
+    return finish(state);
+  });
+  // The run ends cancelled, as asked; the state is recorded and the status query still answers.
+  if (cancellation !== undefined) throw cancellation;
+  return finished;
 }
 
 function initialState(input: PublishPostInput): LivePostState {
@@ -126,36 +168,54 @@ function initialState(input: PublishPostInput): LivePostState {
   };
 }
 
-async function recordRescheduled(state: LivePostState): Promise<void> {
-  upsertSearchAttributes([{ key: ScheduledForAttribute, value: new Date(state.scheduledFor) }]);
+/** Returns the time it recorded (a signal may move the post again while it is being recorded). */
+async function recordRescheduled(state: LivePostState): Promise<string> {
+  const recording = state.scheduledFor;
+  upsertSearchAttributes([{ key: ScheduledForAttribute, value: new Date(recording) }]);
   await bookkeeping().recordPostState(state);
+  return recording;
 }
 
-async function finishCancelled(state: LivePostState): Promise<LivePostState> {
+async function finishCancelled(state: LivePostState, details = 'Cancelled before publishing'): Promise<LivePostState> {
   state.status = 'cancelled';
   for (const target of state.targets) target.status = 'cancelled';
-  setCurrentDetails('Cancelled before publishing');
+  setCurrentDetails(details);
   upsertSearchAttributes([{ key: PostStatusAttribute, value: state.status }]);
   await bookkeeping().recordPostState(state);
   return state;
 }
 
-async function publishAllTargets(state: LivePostState): Promise<void> {
+async function publishAllTargets(state: LivePostState, stopRequested: () => boolean): Promise<void> {
   state.status = 'publishing';
   setCurrentDetails(`Publishing to ${state.targets.map((t) => t.platform).join(', ')}`);
   upsertSearchAttributes([{ key: PostStatusAttribute, value: state.status }]);
   // One round trip between the timer and the first part: preparing also records "publishing".
   const plans = await bookkeeping().preparePublication({ postId: state.postId });
+  if (refusesToPublish(state, plans)) return;
   await Promise.all(
     state.targets.map((target) => {
       const plan = plans.find((candidate) => candidate.platform === target.platform);
-      return publishTarget(state.postId, target, plan);
+      return publishTarget(state.postId, target, plan, stopRequested);
     }),
   );
 }
 
+/**
+ * The stored post says no: it was cancelled (this run is a reset replaying an old wait), or no row
+ * belongs to this workflow any more. Nothing is sent; the targets say why.
+ */
+function refusesToPublish(state: LivePostState, plans: TargetPlan[]): boolean {
+  const refusal = plans.find((plan) => plan.outcome !== undefined);
+  if (!refusal) return false;
+  for (const target of state.targets) {
+    if (refusal.outcome === 'cancelled') target.status = 'cancelled';
+    else failTarget(target, refusal.failure ?? { errorClass: 'rejected', message: 'The post no longer exists.' });
+  }
+  return true;
+}
+
 /** Parts go out one after another, each replying to the one before it. */
-async function publishTarget(postId: number, target: LiveTarget, plan: TargetPlan | undefined): Promise<void> {
+async function publishTarget(postId: number, target: LiveTarget, plan: TargetPlan | undefined, stopRequested: () => boolean): Promise<void> {
   if (!plan || plan.failure || plan.accountId === null) {
     failTarget(target, plan?.failure ?? { errorClass: 'rejected', message: 'No publishing plan for this platform.' });
     return;
@@ -165,6 +225,10 @@ async function publishTarget(postId: number, target: LiveTarget, plan: TargetPla
   target.parts = [...plan.alreadyPublished];
   target.status = 'publishing';
   for (let partIndex = target.parts.length; partIndex < plan.partCount; partIndex++) {
+    if (stopRequested()) {
+      cancelTarget(target, partIndex, plan.partCount);
+      return;
+    }
     try {
       target.parts.push(await publishOnePart({
         postId,
@@ -192,10 +256,30 @@ async function publishOnePart(input: PublishPartInput): Promise<LivePart> {
   const activities = publishingFor(input.platform, input.partIndex, input.partCount);
   for (let check = 0; check <= MAX_PROGRESS_CHECKS; check++) {
     const result = await activities.publishPart(input);
-    if (!('inProgress' in result)) return result;
+    if (!('inProgress' in result)) return recordLedgerIfPending(input, result);
     await sleep(result.checkAfterMs, { summary: `${input.platform} part ${input.partIndex + 1}: waiting for the platform to process it` });
   }
   throw ApplicationFailure.nonRetryable(`The platform was still processing the post after ${MAX_PROGRESS_CHECKS} checks.`, 'rejected');
+}
+
+/**
+ * The platform accepted the part but the database was away: the part is live, so the target goes on;
+ * the ledger is written by a bookkeeping activity that retries until the database answers.
+ */
+async function recordLedgerIfPending(input: PublishPartInput, part: LivePart): Promise<LivePart> {
+  const { ledgerPending, ...live } = part;
+  if (ledgerPending && patched('ledger-catch-up')) {
+    await bookkeeping().recordPartLedger({ postId: input.postId, platform: input.platform, part: live }).catch((err: unknown) => {
+      log.error('the ledger could not record a published part', { partIndex: input.partIndex, error: String(err) });
+    });
+  }
+  return live;
+}
+
+function cancelTarget(target: LiveTarget, partIndex: number, partCount: number): void {
+  target.status = 'cancelled';
+  target.error = `Cancelled in Temporal while publishing: ${partIndex} of ${partCount} part(s) had been published; the rest were not sent.`;
+  target.url = target.parts[0]?.url ?? null;
 }
 
 function failTarget(target: LiveTarget, failure: { errorClass: FailureClass; message: string }): void {
@@ -234,7 +318,8 @@ async function finish(state: LivePostState): Promise<LivePostState> {
 function overallStatus(targets: LiveTarget[]): PostStatus {
   const published = targets.filter((target) => target.status === 'published').length;
   if (published === targets.length) return 'published';
-  return published > 0 ? 'partially_published' : 'failed';
+  if (published > 0) return 'partially_published';
+  return targets.every((target) => target.status === 'cancelled') ? 'cancelled' : 'failed';
 }
 
 function describeOutcome(state: LivePostState): string {

@@ -79,6 +79,8 @@ export class Post {
   scheduledFor!: Date;
   timezone?: string | null;
   workflowId?: string | null;
+  /** When Temporal confirmed the workflow's start; null until then (the reconciler starts such posts). */
+  workflowStartedAt?: Date | null;
   createdAt: Date = new Date();
   updatedAt: Date = new Date();
   publishedAt?: Date | null;
@@ -102,10 +104,12 @@ export class PostTarget {
  * id here in the same attempt that got it, so a retried attempt returns it instead of posting again.
  */
 export class PostPart {
-  [OptionalProps]?: 'attempts';
+  [OptionalProps]?: 'attempts' | 'platformFailures' | 'legacySharedId';
   id!: number;
   postId!: number;
   platform!: Platform;
+  /** The account the part is published with: one platform post belongs to one part of one account. */
+  accountId?: number | null;
   partIndex!: number;
   text!: string;
   /** sha256 of the normalised text: how reconciliation recognises the part on the platform. */
@@ -115,7 +119,18 @@ export class PostPart {
   publishedAt?: Date | null;
   /** Set before the request leaves: an attempt that finds it set without an id must reconcile first. */
   sendStartedAt?: Date | null;
+  /** When the first send of this part began; never cleared: nothing older can be this part's post. */
+  firstSentAt?: Date | null;
+  /** The attempt holding the send (docs/EXACTLY-ONCE.md, "Fenced attempts"). */
+  claimToken?: string | null;
+  /** Database time until which the holder's request may still reach the platform. */
+  sendDeadline?: Date | null;
+  /** Sends made (claims taken). */
   attempts = 0;
+  /** Failures the platform caused (not database or worker outages): what ends a target. */
+  platformFailures = 0;
+  /** Recorded before the ledger's ids were unique; kept as history. */
+  legacySharedId = false;
   lastError?: string | null;
   /** A multi-step publish's progress (e.g. an Instagram container id), kept between its calls. */
   progress?: Record<string, string> | null;
@@ -206,6 +221,7 @@ export const PostSchema = new EntitySchema<Post>({
     scheduledFor: { ...timestamps },
     timezone: { type: 'string', nullable: true },
     workflowId: { type: 'string', nullable: true },
+    workflowStartedAt: { ...timestamps, nullable: true },
     createdAt: { ...timestamps },
     updatedAt: { ...timestamps },
     publishedAt: { ...timestamps, nullable: true },
@@ -235,6 +251,7 @@ export const PostPartSchema = new EntitySchema<PostPart>({
     id: { type: 'number', primary: true, autoincrement: true },
     postId: { type: 'number' },
     platform: { type: 'string' },
+    accountId: { type: 'number', nullable: true },
     partIndex: { type: 'number' },
     text: { type: 'text' },
     contentFingerprint: { type: 'string' },
@@ -242,7 +259,12 @@ export const PostPartSchema = new EntitySchema<PostPart>({
     url: { type: 'text', nullable: true },
     publishedAt: { ...timestamps, nullable: true },
     sendStartedAt: { ...timestamps, nullable: true },
+    firstSentAt: { ...timestamps, nullable: true },
+    claimToken: { type: 'string', nullable: true },
+    sendDeadline: { ...timestamps, nullable: true },
     attempts: { type: 'number' },
+    platformFailures: { type: 'number' },
+    legacySharedId: { type: 'boolean' },
     lastError: { type: 'text', nullable: true },
     progress: { type: 'json', nullable: true },
   },

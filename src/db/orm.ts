@@ -4,12 +4,14 @@ import { allEntities } from './entities';
 import { Migration20261121000000_initial } from './migrations/Migration20261121000000_initial';
 import { Migration20261122000000_part_progress } from './migrations/Migration20261122000000_part_progress';
 import { Migration20261122100000_account_oauth } from './migrations/Migration20261122100000_account_oauth';
+import { Migration20261201000000_exactly_once } from './migrations/Migration20261201000000_exactly_once';
 
 /** Migrations are listed here, in order, so the same list works from TypeScript sources and from dist/. */
 const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
   { name: 'Migration20261122000000_part_progress', class: Migration20261122000000_part_progress },
   { name: 'Migration20261122100000_account_oauth', class: Migration20261122100000_account_oauth },
+  { name: 'Migration20261201000000_exactly_once', class: Migration20261201000000_exactly_once },
 ];
 
 export function ormOptions(databaseUrl: string, overrides: Partial<Options> = {}): Options {

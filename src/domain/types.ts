@@ -2,6 +2,9 @@
 export const PLATFORMS = ['twitter', 'linkedin', 'facebook', 'instagram'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
+/** How people call each platform (messages, logs). */
+export const PLATFORM_LABELS: Record<Platform, string> = { twitter: 'X', linkedin: 'LinkedIn', facebook: 'Facebook', instagram: 'Instagram' };
+
 export const POST_STATUSES = [
   'scheduled',
   'publishing',

@@ -6,13 +6,13 @@ import type { FailureClass, Platform, PostStatus } from '../domain/types';
 
 export interface HeraldEvents {
   /** The API stored a post and started its workflow. */
-  postCreated(event: { postId: number; businessId: number; platforms: Platform[]; scheduledFor: Date; immediate: boolean }): void;
+  postCreated(event: { postId: number; workflowId?: string; businessId: number; platforms: Platform[]; scheduledFor: Date; immediate: boolean }): void;
   /** A part reached the platform (or was found there by reconciliation). */
-  partPublished(event: { postId: number; platform: Platform; partIndex: number; latenessMs?: number; reconciled: boolean }): void;
+  partPublished(event: { postId: number; workflowId?: string; platform: Platform; partIndex: number; latenessMs?: number; reconciled: boolean }): void;
   /** An attempt to publish a part failed; `final` when no retry will follow. */
-  partFailed(event: { postId: number; platform: Platform; partIndex: number; failureClass: FailureClass; final: boolean; attempt: number }): void;
+  partFailed(event: { postId: number; workflowId?: string; platform: Platform; partIndex: number; failureClass: FailureClass; final: boolean; attempt: number }): void;
   /** A post's workflow recorded a final state. */
-  postFinished(event: { postId: number; status: PostStatus; targets: Array<{ platform: Platform; status: string; errorClass: FailureClass | null }> }): void;
+  postFinished(event: { postId: number; workflowId?: string; status: PostStatus; targets: Array<{ platform: Platform; status: string; errorClass: FailureClass | null }> }): void;
 }
 
 export const noEvents: HeraldEvents = {

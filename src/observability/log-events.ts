@@ -1,11 +1,10 @@
 /**
  * HeraldEvents as structured JSON log lines. Every line names the post the way operators search
- * for it: `postId`, `workflowId` (`post-<id>`, as in the Temporal Web UI), `platform` and
+ * for it: `postId`, `workflowId` (`post-<id>-<suffix>`, as in the Temporal Web UI; absent when the source did not know it), `platform` and
  * `failureClass` (null when nothing failed). Fields are picked one by one, never spread from the
  * event, so a token or a post's text can never slip into a log line through these events.
  */
 import type { Logger } from '../logger';
-import { postWorkflowId } from '../../workflows/contract';
 import type { HeraldEvents } from './events';
 
 export function createLogEvents(logger: Logger): HeraldEvents {
@@ -16,7 +15,7 @@ export function createLogEvents(logger: Logger): HeraldEvents {
         {
           event: 'post_created',
           postId: event.postId,
-          workflowId: postWorkflowId(event.postId),
+          workflowId: event.workflowId,
           businessId: event.businessId,
           platforms: [...event.platforms],
           scheduledFor: event.scheduledFor.toISOString(),
@@ -30,7 +29,7 @@ export function createLogEvents(logger: Logger): HeraldEvents {
         {
           event: 'part_published',
           postId: event.postId,
-          workflowId: postWorkflowId(event.postId),
+          workflowId: event.workflowId,
           platform: event.platform,
           partIndex: event.partIndex,
           failureClass: null,
@@ -47,7 +46,7 @@ export function createLogEvents(logger: Logger): HeraldEvents {
         {
           event: 'part_failed',
           postId: event.postId,
-          workflowId: postWorkflowId(event.postId),
+          workflowId: event.workflowId,
           platform: event.platform,
           partIndex: event.partIndex,
           failureClass: event.failureClass,
@@ -62,7 +61,7 @@ export function createLogEvents(logger: Logger): HeraldEvents {
         {
           event: 'post_finished',
           postId: event.postId,
-          workflowId: postWorkflowId(event.postId),
+          workflowId: event.workflowId,
           status: event.status,
           targets: event.targets.map((target) => ({ platform: target.platform, status: target.status, failureClass: target.errorClass })),
         },
