@@ -27,7 +27,7 @@ import { oauthSettingsFromConfig, type OAuthSettings } from '../oauth/providers'
 import { postRoutes } from './routes/posts';
 import { sandboxRoutes, type SandboxFakes } from './routes/sandbox';
 import { rateLimits, type RateLimitSettings } from './rate-limit';
-import { idempotency, type IdempotencySettings } from './idempotency';
+import { idempotencyKey } from './post-creation';
 import { loadConfig } from '../config';
 import { codecRoutes, type CodecRouteOptions } from './routes/codec';
 
@@ -51,8 +51,6 @@ export interface AppDeps {
   oauth?: OAuthSettings;
   /** Per-user rate limits (Redis); from the config (RATE_LIMIT_*) when omitted. */
   rateLimits?: RateLimitSettings;
-  /** Idempotency-Key records (Redis); 24 h under `herald:idem:` when omitted. */
-  idempotency?: Partial<IdempotencySettings>;
   /** The Temporal Web UI codec endpoint (/codec/decode, /codec/encode); not served when omitted. */
   codec?: CodecRouteOptions;
 }
@@ -61,7 +59,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  const posts = new PostService({ orm: deps.orm, temporal: deps.temporal, taskQueue: deps.taskQueue, publishers: deps.publishers, now: deps.now, events: deps.events });
+  const posts = new PostService({ orm: deps.orm, temporal: deps.temporal, taskQueue: deps.taskQueue, publishers: deps.publishers, now: deps.now, events: deps.events, logger: deps.logger });
   const openApi = buildOpenApiDocument();
   const metricsRegistry = deps.metricsRegistry ?? new Registry();
   app.use(httpMetrics(metricsRegistry));
@@ -85,7 +83,7 @@ export function createApp(deps: AppDeps): Express {
   api.use(rateLimits({ redis: deps.redis, logger: deps.logger, settings: deps.rateLimits ?? loadConfig().rateLimit }));
   api.use(accountRoutes({ orm: deps.orm, cipher: deps.cipher }));
   api.use(oauthStartRoutes(oauth));
-  api.use(postRoutes(posts, deps.now, idempotency({ redis: deps.redis, logger: deps.logger, settings: deps.idempotency })));
+  api.use(postRoutes(posts, deps.now, idempotencyKey()));
   if (deps.sandbox) api.use(sandboxRoutes({ orm: deps.orm, ...deps.sandbox }));
   app.use('/api/v2', api);
 

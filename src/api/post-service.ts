@@ -3,23 +3,17 @@
  * them by signal. The workflow is the source of truth; Postgres is its mirror for lists and reads.
  */
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Post, PostPart, PostTarget, SocialAccount } from '../db/entities';
-import { isFinalPostStatus, type Platform, type PostStatus } from '../domain/types';
+import { describeRepeatedParts, findRepeatedParts } from '../domain/repeated-parts';
+import { isFinalPostStatus, PLATFORM_LABELS, type Platform, type PostStatus } from '../domain/types';
+import type { Logger } from '../logger';
 import type { PublisherRegistry } from '../platforms/publisher';
-import { BusinessIdAttribute, PlatformsAttribute, PostStatusAttribute, ScheduledForAttribute } from '../temporal/search-attributes';
-import {
-  cancelSignal,
-  postWorkflowId,
-  publishPostWorkflowType,
-  rescheduleSignal,
-  statusQuery,
-  type LivePostState,
-  type PublishPostInput,
-} from '../../workflows/contract';
+import { cancelSignal, legacyPostWorkflowId, rescheduleSignal, statusQuery, type LivePostState } from '../../workflows/contract';
 import type { publishPostWorkflow } from '../../workflows/publish-post';
 import { assertMember, type AuthContext } from './auth';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from './errors';
+import { createPostDurably, ensureStarted, postForKey, type IdempotencyClaim } from './post-creation';
 import type { PostView, PublishBody } from './schemas';
 import { noEvents, type HeraldEvents } from '../observability/events';
 
@@ -27,8 +21,6 @@ import { noEvents, type HeraldEvents } from '../observability/events';
 export const MAX_PARTS_PER_TARGET = 25;
 /** `scheduledFor` may lie this far in the past (clock skew, slow clients); further is an error. */
 export const PAST_TOLERANCE_MS = 60_000;
-/** How long the API waits for Temporal to accept a new workflow before answering 503. */
-const START_TIMEOUT_MS = 10_000;
 
 export interface SignalOutcome {
   post: PostView;
@@ -43,6 +35,13 @@ export interface PostServiceDeps {
   publishers: PublisherRegistry;
   now?: () => Date;
   events?: HeraldEvents;
+  logger?: Logger;
+}
+
+export interface CreatedPost {
+  post: PostView;
+  /** An earlier request with the same Idempotency-Key created this post. */
+  replayed: boolean;
 }
 
 export class PostService {
@@ -52,44 +51,31 @@ export class PostService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Validates, stores the post and its targets, then starts its workflow (idempotent by id). */
-  async createPost(auth: AuthContext, body: PublishBody, scheduledFor: Date, timezone?: string): Promise<PostView> {
+  /**
+   * Validates, stores the post with its targets and Idempotency-Key, then starts its workflow
+   * (src/api/post-creation.ts). A key used before for this request returns that post instead.
+   */
+  async createPost(auth: AuthContext, body: PublishBody, scheduledFor: Date, timezone?: string, claim?: IdempotencyClaim): Promise<CreatedPost> {
     assertMember(auth, body.businessId);
-    const em = this.deps.orm.em.fork();
-    const accounts = await this.resolveTargets(em, body);
-    const post = await em.transactional(async (tx) => {
-      const created = tx.create(Post, {
-        businessId: body.businessId,
-        createdByUserId: auth.userId,
-        content: body.content,
-        platforms: body.platforms,
-        platformParams: body.platformParams ?? {},
-        threadOptions: body.thread ?? {},
-        status: 'scheduled',
-        scheduledFor,
-        timezone: timezone ?? null,
-      });
-      await tx.flush();
-      created.workflowId = postWorkflowId(created.id);
-      for (const platform of body.platforms) {
-        tx.create(PostTarget, { postId: created.id, platform, accountId: accounts.get(platform)!.id, status: 'pending' });
-      }
-      return created;
-    });
-    try {
-      await this.deps.temporal.withAbortSignal(AbortSignal.timeout(START_TIMEOUT_MS), () => this.startWorkflow(post));
-    } catch (err) {
-      await this.rollBackCreation(post.id);
-      throw new HttpError('unavailable', `The scheduling engine is unavailable; nothing was created. (${(err as Error).message})`);
+    const earlier = await postForKey(this.deps.orm, auth, claim);
+    if (earlier !== undefined) {
+      await ensureStarted(this.deps, earlier);
+      return { post: await this.view(earlier), replayed: true };
     }
-    (this.deps.events ?? noEvents).postCreated({
-      postId: post.id,
-      businessId: post.businessId,
-      platforms: post.platforms,
-      scheduledFor: post.scheduledFor,
-      immediate: scheduledFor.getTime() <= this.now().getTime(),
-    });
-    return this.view(post.id);
+    const accounts = await this.resolveTargets(this.deps.orm.em.fork(), body);
+    const creation = await createPostDurably(this.deps, { businessId: body.businessId, userId: auth.userId, body, scheduledFor, timezone, accounts }, claim);
+    const post = await this.view(creation.postId);
+    if (!creation.replayed) {
+      (this.deps.events ?? noEvents).postCreated({
+        postId: post.id,
+        workflowId: post.workflowId,
+        businessId: post.businessId,
+        platforms: post.platforms,
+        scheduledFor,
+        immediate: scheduledFor.getTime() <= this.now().getTime(),
+      });
+    }
+    return { post, replayed: creation.replayed };
   }
 
   private async resolveTargets(em: EntityManager, body: PublishBody): Promise<Map<Platform, SocialAccount>> {
@@ -110,50 +96,18 @@ export class PostService {
       if (parts.length > MAX_PARTS_PER_TARGET) {
         problems.push({ path: 'content', message: `becomes ${parts.length} ${platform} parts; at most ${MAX_PARTS_PER_TARGET} are allowed` });
       }
+      // The platforms refuse a part that repeats an earlier one: the thread would stop halfway.
+      const repeats = findRepeatedParts(parts);
+      if (repeats.length > 0) problems.push({ path: 'content', message: describeRepeatedParts(PLATFORM_LABELS[platform], repeats), platform });
     }
     if (problems.length > 0) throw validationFailed(problems);
     return accounts;
   }
 
-  /**
-   * Nothing half-written: without a workflow the post would never fire, so it must not exist. A start
-   * that timed out may still have created the workflow: end it (best effort; if that fails too, the
-   * workflow finds no post and ends without publishing).
-   */
-  private async rollBackCreation(postId: number): Promise<void> {
-    await this.deps.temporal
-      .withAbortSignal(AbortSignal.timeout(START_TIMEOUT_MS), () => this.handle(postId).terminate('the API could not confirm the start; the post was not created'))
-      .catch(() => undefined);
-    await this.deps.orm.em.fork().nativeDelete(Post, { id: postId });
-  }
-
-  private async startWorkflow(post: Post): Promise<void> {
-    const input: PublishPostInput = {
-      postId: post.id,
-      businessId: post.businessId,
-      platforms: post.platforms,
-      scheduledFor: post.scheduledFor.toISOString(),
-    };
-    await this.deps.temporal.workflow.start<typeof publishPostWorkflow>(publishPostWorkflowType, {
-      workflowId: postWorkflowId(post.id),
-      taskQueue: this.deps.taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      typedSearchAttributes: [
-        { key: BusinessIdAttribute, value: post.businessId },
-        { key: PlatformsAttribute, value: post.platforms },
-        { key: ScheduledForAttribute, value: post.scheduledFor },
-        { key: PostStatusAttribute, value: 'scheduled' },
-      ],
-      staticSummary: `Post ${post.id} to ${post.platforms.join(', ')} at ${post.scheduledFor.toISOString()}`,
-      staticDetails: `Business ${post.businessId}. Cancel: signal "cancel". Move: signal "reschedule" {"scheduledFor": "<ISO time>"}.`,
-    });
-  }
-
   /** Waits up to `seconds` for the workflow to finish; returns the post as it stands then. */
   async waitForOutcome(postId: number, seconds: number): Promise<PostView> {
     if (seconds > 0) {
-      const handle = this.handle(postId);
+      const handle = await this.handle(postId);
       await this.deps.temporal
         .withAbortSignal(AbortSignal.timeout(seconds * 1000), () => handle.result())
         .catch(() => undefined);
@@ -194,7 +148,7 @@ export class PostService {
     if (scheduledFor.getTime() < this.now().getTime() - PAST_TOLERANCE_MS) {
       throw validationFailed([{ path: 'scheduledFor', message: 'must not be in the past' }]);
     }
-    const handle = this.handle(postId);
+    const handle = await this.startedHandle(postId);
     const before = await this.liveState(handle, postId);
     this.assertStillScheduled(before.status, 'reschedule');
     await handle.signal(rescheduleSignal, { scheduledFor: scheduledFor.toISOString() });
@@ -208,7 +162,7 @@ export class PostService {
   async cancel(auth: AuthContext, postId: number): Promise<SignalOutcome> {
     const current = await this.getPost(auth, postId);
     if (current.status === 'cancelled') return { post: current, confirmed: true };
-    const handle = this.handle(postId);
+    const handle = await this.startedHandle(postId);
     const before = await this.liveState(handle, postId);
     if (before.status === 'cancelled') return { post: this.overlay(current, before), confirmed: true };
     this.assertStillScheduled(before.status, 'cancel');
@@ -226,8 +180,16 @@ export class PostService {
     throw new HttpError('conflict', message, { reason, status });
   }
 
-  private handle(postId: number): WorkflowHandle<typeof publishPostWorkflow> {
-    return this.deps.temporal.workflow.getHandle(postWorkflowId(postId));
+  /** The post's own workflow, by the id stored on its row (ids are unique for all time, not `post-<id>`). */
+  private async handle(postId: number): Promise<WorkflowHandle<typeof publishPostWorkflow>> {
+    const post = await this.deps.orm.em.fork().findOneOrFail(Post, { id: postId });
+    return this.deps.temporal.workflow.getHandle(post.workflowId ?? legacyPostWorkflowId(postId));
+  }
+
+  /** A signal needs a workflow: a post whose start was not confirmed yet is started first (same id, harmless). */
+  private async startedHandle(postId: number): Promise<WorkflowHandle<typeof publishPostWorkflow>> {
+    await ensureStarted(this.deps, postId);
+    return this.handle(postId);
   }
 
   /** The workflow's live state; when no worker answers quickly, what Postgres last recorded. */
@@ -288,7 +250,7 @@ export function toPostView(post: Post, targets: PostTarget[], parts: PostPart[])
     timezone: post.timezone ?? null,
     createdAt: post.createdAt.toISOString(),
     publishedAt: post.publishedAt?.toISOString() ?? null,
-    workflowId: post.workflowId ?? postWorkflowId(post.id),
+    workflowId: post.workflowId ?? legacyPostWorkflowId(post.id),
     targets: targets.map((target) => ({
       platform: target.platform,
       accountId: target.accountId ?? null,

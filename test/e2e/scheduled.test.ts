@@ -5,7 +5,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Business } from '../../src/db/entities';
-import { createHarness, eventually, sleep, type Harness, type Tenant } from '../support/harness';
+import { createHarness, eventually, postHandle, sleep, workflowIdOf, type Harness, type Tenant } from '../support/harness';
 import {
   addDays,
   dateIn,
@@ -163,7 +163,7 @@ describe('scheduling in the dashboard', () => {
     const post = await apiPost(scheduledId);
     expect(post.scheduledFor).toBe(expected);
     expect(timeIn(post.scheduledFor, ZONE)).toBe('09:00');
-    const live = await h.temporal.workflow.getHandle(`post-${scheduledId}`).query<{ scheduledFor: string; status: string }>('status');
+    const live = await (await postHandle(h, scheduledId)).query<{ scheduledFor: string; status: string }>('status');
     expect(live).toMatchObject({ scheduledFor: expected, status: 'scheduled' });
     await expect(dayCell(scheduledDate).locator('.chip').count()).resolves.toBe(0);
     expectCleanConsole();
@@ -218,7 +218,7 @@ describe('scheduling in the dashboard', () => {
       await route.continue().catch(() => undefined);
     });
     try {
-      await h.temporal.workflow.getHandle(`post-${post.id}`).signal('cancel');
+      await h.temporal.workflow.getHandle(post.workflowId).signal('cancel');
       await eventually(async () => ((await apiPost(post.id)).status === 'cancelled' ? true : undefined), 10_000, 'the cancel');
       await chip(post.id).locator('.chip-link').dragTo(dayCell(addDays(day, 1)));
       const refusal = page.getByTestId('notices').locator('[data-kind="error"]', { hasText: `Post ${post.id} was not moved` });
@@ -291,7 +291,7 @@ describe('scheduling in the dashboard', () => {
     await page.goto(`${h.app.url}/#/posts/${post.id}`);
     const detail = page.getByTestId('post-detail');
     await detail.locator('[data-status="scheduled"]').first().waitFor();
-    await expect(page.getByTestId('temporal-link').getAttribute('href')).resolves.toBe(`http://localhost:8233/namespaces/default/workflows/post-${post.id}`);
+    await expect(page.getByTestId('temporal-link').getAttribute('href')).resolves.toBe(`http://localhost:8233/namespaces/default/workflows/${post.workflowId}`);
     await screenshot(page, 'detail-scheduled');
 
     // A second tab on the list (same browser profile: signed in through localStorage).
@@ -302,7 +302,7 @@ describe('scheduling in the dashboard', () => {
 
     const navigations: string[] = [];
     page.on('framenavigated', (frame) => navigations.push(frame.url()));
-    await h.temporal.workflow.getHandle(`post-${post.id}`).signal('cancel');
+    await h.temporal.workflow.getHandle(post.workflowId).signal('cancel');
 
     await page.locator('[data-testid="post-detail"][data-status="cancelled"]').waitFor({ timeout: 15_000 });
     await expect(detail.locator('.badge[data-status]').first().textContent()).resolves.toBe('Cancelled');
@@ -320,7 +320,7 @@ describe('scheduling in the dashboard', () => {
     await page.getByLabel('Web UI address').fill('https://temporal.example.com/');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.goto(`${h.app.url}/#/posts/${scheduledId}`);
-    await expect(page.getByTestId('temporal-link').getAttribute('href')).resolves.toBe(`https://temporal.example.com/namespaces/default/workflows/post-${scheduledId}`);
+    await expect(page.getByTestId('temporal-link').getAttribute('href')).resolves.toBe(`https://temporal.example.com/namespaces/default/workflows/${await workflowIdOf(h.orm, scheduledId)}`);
     expectCleanConsole();
   });
 

@@ -5,7 +5,7 @@
  */
 import type { temporal } from '@temporalio/proto';
 import { ENCRYPTED_ENCODING, payloadToJson, type JsonPayload } from '../../src/temporal/payload-codec';
-import { createHarness, eventually, type Harness, type Tenant } from '../support/harness';
+import { createHarness, eventually, postHandle, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(120_000);
 
@@ -61,7 +61,7 @@ async function publishAndFetchHistory(content: string): Promise<{ postId: number
     const { body } = await tenant.call('GET', `/api/v2/posts/${postId}`);
     return ['published', 'failed'].includes(body.status) ? body : undefined;
   }, 60_000, `post ${postId} to finish`);
-  const history = await h.temporal.workflow.getHandle(`post-${postId}`).fetchHistory();
+  const history = await (await postHandle(h, postId)).fetchHistory();
   return { postId, post, history };
 }
 

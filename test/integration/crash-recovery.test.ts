@@ -139,18 +139,31 @@ describe('the Temporal server unreachable when a post is created', () => {
     await server?.stop();
   });
 
-  test('when the workflow cannot be started, then 503 unavailable and no post is stored', async () => {
-    server = await startDevServer({ port: await freePort(), logLevel: 'error' });
+  test('when the workflow cannot be started, then the post is kept as accepted, and once Temporal is back the reconciler starts it and it fires', async () => {
+    const port = await freePort();
+    const dbFile = join(env('HERALD_TEST_WORK_DIR'), `unreachable-${Date.now()}.sqlite`);
+    server = await startDevServer({ port, dbFile, logLevel: 'error' });
     h = await createHarness({ temporalAddress: server.address, worker: false });
     const tenant = await h.tenant();
     await server.stop();
 
     const response = await tenant.call('POST', '/api/v2/schedule', {
-      businessId: tenant.businessId, content: `Engine down ${Date.now()}`, platforms: ['twitter'], scheduledFor: new Date(Date.now() + 60_000).toISOString(),
+      businessId: tenant.businessId, content: `Engine down ${Date.now()}`, platforms: ['twitter'], scheduledFor: new Date(Date.now() + 5_000).toISOString(),
     });
-    expect(response.status).toBe(503);
-    expect(response.body.error.code).toBe('unavailable');
-    const stored = await h.orm.em.getConnection().execute('select count(*)::int as n from posts where business_id = ?', [tenant.businessId]);
-    expect(stored[0].n).toBe(0);
+    expect(response.status).toBe(201);
+    const [stored] = await h.orm.em.getConnection().execute('select workflow_started_at from posts where id = ?', [response.body.id]);
+    expect(stored.workflow_started_at).toBeNull();
+
+    server = await startDevServer({ port, dbFile, logLevel: 'error' });
+    await h.startWorker();
+    const summary = await h.temporal.workflow.execute('reconcilePostsWorkflow', {
+      taskQueue: h.taskQueue, workflowId: `reconcile-test-${Date.now()}`, args: [{ graceSeconds: 0, orphanSweepMinutes: 60 }],
+    });
+    expect(summary).toMatchObject({ started: 1 });
+    const done = await eventually(async () => {
+      const { body } = await tenant.call('GET', `/api/v2/posts/${response.body.id}`);
+      return body.status === 'published' ? body : undefined;
+    }, 60_000, 'the post to fire once started by the reconciler');
+    expect(h.fakeX.tweetsBy(tenant.xUserId).map((t) => t.text)).toEqual([done.content]);
   });
 });

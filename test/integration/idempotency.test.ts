@@ -1,8 +1,9 @@
 /**
- * `Idempotency-Key` on the post-creating endpoints (src/api/idempotency.ts), against the real
- * Redis, Postgres and Temporal: a retry replays the first answer and creates nothing, a different
- * request with the same key is 409, a duplicate in flight is 409, errors do not burn the key, and
- * an unreachable Redis refuses keyed requests (fail closed).
+ * `Idempotency-Key` on the post-creating endpoints (src/api/post-creation.ts), against the real
+ * Postgres and Temporal: the key is stored with the post in one transaction, so a retry returns the
+ * same post whatever happened to the first request (even when its workflow start failed), a
+ * different request with the same key is 409, concurrent duplicates get one post, validation errors
+ * do not burn the key, and Redis plays no part.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
@@ -18,7 +19,6 @@ let h: Harness;
 const logger = createLogger('silent');
 const opened: RunningApp[] = [];
 const extra: Array<() => Promise<void> | void> = [];
-const keyPrefix = `herald:idem:test:${process.pid}:${randomBytes(4).toString('hex')}:`;
 
 beforeAll(async () => {
   h = await createHarness();
@@ -73,7 +73,8 @@ describe('a retry with the same key', () => {
     expect(await postCount(t.businessId)).toBe(1);
     // Visibility is eventually consistent: wait for the first workflow, then check there is no second.
     for (let i = 0; i < 50 && (await workflowIdsOf(t.businessId)).length === 0; i += 1) await new Promise((r) => setTimeout(r, 100));
-    expect(await workflowIdsOf(t.businessId)).toEqual([`post-${first.body.id}`]);
+    expect(first.body.workflowId).toMatch(new RegExp(`^post-${first.body.id}-[a-z0-9]{8}$`));
+    expect(await workflowIdsOf(t.businessId)).toEqual([first.body.workflowId]);
     await t.call('DELETE', `/api/v2/schedule/${first.body.id}`);
   });
 
@@ -133,33 +134,28 @@ describe('conflicts', () => {
     const changed = await keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, scheduleBody(t, { content: 'Something else entirely' }));
     expect(changed.status).toBe(409);
     expect(changed.body.error).toEqual({ code: 'conflict', message: expect.stringContaining('different request'), details: { reason: 'idempotency_key_reused' } });
-    const elsewhere = await keyed(h.app.url, t, 'POST', '/api/v2/publish/multi-platform', key, scheduleBody(t));
+    const elsewhere = await keyed(h.app.url, t, 'POST', '/api/v2/publish/multi-platform', key, publishBody(t));
     expect(elsewhere.status).toBe(409);
     expect(await postCount(t.businessId)).toBe(1);
     await t.call('DELETE', `/api/v2/schedule/${first.body.id}`);
   });
 
-  test('when a duplicate arrives while the first is still running, then 409 in flight, and afterwards the first answer is replayed', async () => {
+  test('when duplicates arrive while the first is still running, then every one answers with the first post, and one post and one workflow exist', async () => {
     // An API on a task queue no worker polls: a publish waits its full ?wait, so it stays in flight.
     const idleQueue = `${h.taskQueue}-idle`;
-    const app = await startApp(createApp({ orm: h.orm, temporal: h.temporal, redis: h.redis, taskQueue: idleQueue, publishers: h.publishers, cipher: h.cipher, logger, idempotency: { keyPrefix } }), 0);
+    const app = await startApp(createApp({ orm: h.orm, temporal: h.temporal, redis: h.redis, taskQueue: idleQueue, publishers: h.publishers, cipher: h.cipher, logger }), 0);
     opened.push(app);
     const t = await h.tenant();
     const key = randomUUID();
     const body = publishBody(t);
-    const slow = keyed(app.url, t, 'POST', '/api/v2/publish?wait=3', key, body);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const duplicate = await keyed(app.url, t, 'POST', '/api/v2/publish?wait=3', key, body);
-    expect(duplicate.status).toBe(409);
-    expect(duplicate.body.error.details).toEqual({ reason: 'idempotency_key_in_flight' });
-    expect(duplicate.headers.get('retry-after')).toBe('1');
-    const first = await slow;
-    expect(first.status).toBe(202);
-    const later = await keyed(app.url, t, 'POST', '/api/v2/publish?wait=3', key, body);
-    expect(later.status).toBe(202);
-    expect(later.body.id).toBe(first.body.id);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => keyed(app.url, t, 'POST', '/api/v2/publish?wait=2', key, body)));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+    expect(answers.filter((a) => a.headers.get('idempotent-replayed') === 'true')).toHaveLength(4);
     expect(await postCount(t.businessId)).toBe(1);
-    await h.temporal.workflow.getHandle(`post-${first.body.id}`).terminate('test cleanup');
+    for (let i = 0; i < 50 && (await workflowIdsOf(t.businessId)).length === 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect(await workflowIdsOf(t.businessId)).toEqual([answers[0]!.body.workflowId]);
+    await h.temporal.workflow.getHandle(answers[0]!.body.workflowId).terminate('test cleanup');
   });
 });
 
@@ -184,7 +180,7 @@ describe('errors do not burn the key', () => {
     expect(await postCount(t.businessId)).toBe(0);
   });
 
-  test('when Temporal refuses the start (503, nothing created), then a retry with the same key goes through once Temporal accepts it', async () => {
+  test('when Temporal refuses the start, then the post is accepted all the same, and a retry with the same key returns it and starts its workflow', async () => {
     // A namespace that does not exist: Temporal refuses every start at once, like an engine that is down.
     const refusing = new Client({ connection: h.temporal.connection, namespace: `herald-missing-${randomBytes(4).toString('hex')}` });
     const engineDown = await startApp(createApp({ orm: h.orm, temporal: refusing, redis: h.redis, taskQueue: h.taskQueue, publishers: h.publishers, cipher: h.cipher, logger }), 0);
@@ -192,34 +188,43 @@ describe('errors do not burn the key', () => {
     const t = await h.tenant();
     const key = randomUUID();
     const body = scheduleBody(t);
-    const failed = await keyed(engineDown.url, t, 'POST', '/api/v2/schedule', key, body);
-    expect(failed.status).toBe(503);
-    expect(failed.body.error.code).toBe('unavailable');
-    expect(await postCount(t.businessId)).toBe(0);
+    const accepted = await keyed(engineDown.url, t, 'POST', '/api/v2/schedule', key, body);
+    expect(accepted.status).toBe(201);
+    expect(accepted.body.status).toBe('scheduled');
+    const [row] = await h.orm.em.getConnection().execute('select workflow_started_at from posts where id = ?', [accepted.body.id]);
+    expect(row.workflow_started_at).toBeNull();
+
     const retried = await keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, body);
     expect(retried.status).toBe(201);
-    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(retried.body.id).toBe(accepted.body.id);
     expect(await postCount(t.businessId)).toBe(1);
+    const [started] = await h.orm.em.getConnection().execute('select workflow_started_at from posts where id = ?', [accepted.body.id]);
+    expect(started.workflow_started_at).not.toBeNull();
+    expect((await h.temporal.workflow.getHandle(accepted.body.workflowId).describe()).status.name).toBe('RUNNING');
     await t.call('DELETE', `/api/v2/schedule/${retried.body.id}`);
   });
 });
 
-describe('when Redis is unreachable (fail closed for keyed requests)', () => {
-  test('when a key is sent, then 503 and nothing is created; without a key the post is created', async () => {
+describe('when Redis is unreachable', () => {
+  test('when a key is sent, then the post is created and a retry replays it: keys live in Postgres', async () => {
     const closed = await freePort();
     const redis = new Redis({ host: '127.0.0.1', port: closed, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
     redis.on('error', () => undefined);
     extra.push(() => redis.disconnect());
-    const app = await startApp(createApp({ orm: h.orm, temporal: h.temporal, redis, taskQueue: h.taskQueue, publishers: h.publishers, cipher: h.cipher, logger, idempotency: { redisTimeoutMs: 500 } }), 0);
+    const app = await startApp(createApp({ orm: h.orm, temporal: h.temporal, redis, taskQueue: h.taskQueue, publishers: h.publishers, cipher: h.cipher, logger }), 0);
     opened.push(app);
     const t = await h.tenant();
-    const refused = await keyed(app.url, t, 'POST', '/api/v2/schedule', randomUUID(), scheduleBody(t));
-    expect(refused.status).toBe(503);
-    expect(refused.body.error.code).toBe('unavailable');
-    expect(refused.body.error.message).toContain('Idempotency-Key');
-    expect(await postCount(t.businessId)).toBe(0);
+    const key = randomUUID();
+    const body = scheduleBody(t);
+    const first = await keyed(app.url, t, 'POST', '/api/v2/schedule', key, body);
+    const again = await keyed(app.url, t, 'POST', '/api/v2/schedule', key, body);
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect(again.body.id).toBe(first.body.id);
+    expect(await postCount(t.businessId)).toBe(1);
     const unkeyed = await call(app.url, t.apiKey, 'POST', '/api/v2/schedule', scheduleBody(t));
     expect(unkeyed.status).toBe(201);
+    await t.call('DELETE', `/api/v2/schedule/${first.body.id}`);
     await t.call('DELETE', `/api/v2/schedule/${unkeyed.body.id}`);
   });
 });

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { defaultCliPath } from '../../src/temporal/dev-server';
-import { createHarness, eventually, longText, type Harness, type Tenant } from '../support/harness';
+import { createHarness, eventually, longText, postHandle, workflowIdOf, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);
@@ -26,7 +26,7 @@ async function settled(postId: number, previousRunId?: string) {
     const { body } = await tenant.call('GET', `/api/v2/posts/${postId}`);
     if (!['published', 'partially_published', 'failed', 'cancelled'].includes(body.status)) return undefined;
     if (previousRunId) {
-      const description = await h.temporal.workflow.getHandle(`post-${postId}`).describe();
+      const description = await (await postHandle(h, postId)).describe();
       if (description.runId === previousRunId || description.status.name !== 'COMPLETED') return undefined;
     }
     return body;
@@ -54,10 +54,11 @@ describe('retrying a failed target from the Temporal CLI', () => {
     const xCreatesBefore = h.fakeX.requests.filter((r) => r.method === 'POST' && r.path === '/2/tweets').length;
     expect(h.fakeLinkedIn.posts.filter((p) => p.author === tenant.linkedin!.urn)).toHaveLength(0);
 
-    const { runId } = await h.temporal.workflow.getHandle(`post-${postId}`).describe();
+    const workflowId = await workflowIdOf(h.orm, postId);
+    const { runId } = await h.temporal.workflow.getHandle(workflowId).describe();
     await run(defaultCliPath, [
       'workflow', 'reset', '--address', h.temporalAddress, '--namespace', 'default',
-      '--workflow-id', `post-${postId}`, '--type', 'FirstWorkflowTask', '--reason', 'LinkedIn token fixed; retry the failed target',
+      '--workflow-id', workflowId, '--type', 'FirstWorkflowTask', '--reason', 'LinkedIn token fixed; retry the failed target',
     ]);
 
     const second = await settled(postId, runId);

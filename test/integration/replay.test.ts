@@ -15,7 +15,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { defaultCliPath } from '../../src/temporal/dev-server';
 import { Worker } from '@temporalio/worker';
 import { decodePayloadsInJson } from '../../src/temporal/payload-codec';
-import { createHarness, env, eventually, longText, quietTemporalRuntime, type Harness, type Tenant } from '../support/harness';
+import { createHarness, env, eventually, longText, quietTemporalRuntime, workflowIdOf, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(120_000);
 quietTemporalRuntime();
@@ -77,13 +77,14 @@ describe('histories of this run', () => {
   test('when fresh histories are replayed, then they are deterministic and hold no secret', async () => {
     const posts = await scenarios();
     for (const [name, postId] of Object.entries(posts)) {
-      const history = await h.temporal.workflow.getHandle(`post-${postId}`).fetchHistory();
+      const workflowId = await workflowIdOf(h.orm, postId);
+      const history = await h.temporal.workflow.getHandle(workflowId).fetchHistory();
       expect(history.events!.length).toBeGreaterThan(5);
       // Payloads are encrypted: replaying needs the workers' data converter.
-      await Worker.runReplayHistory({ workflowBundle: workflowBundle(), dataConverter: h.dataConverter }, history, `post-${postId}`);
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle(), dataConverter: h.dataConverter }, history, workflowId);
 
       // The CLI writes the proto-JSON form that historyFromJSON reads (as the Web UI's download does).
-      const json = execFileSync(defaultCliPath, ['workflow', 'show', '--workflow-id', `post-${postId}`, '--address', h.temporalAddress, '--output', 'json']).toString();
+      const json = execFileSync(defaultCliPath, ['workflow', 'show', '--workflow-id', workflowId, '--address', h.temporalAddress, '--output', 'json']).toString();
       const raw = decodedPayloads(JSON.parse(json));
       const plainHistory = await decodePayloadsInJson(h.payloadCodec, JSON.parse(json));
       const decoded = decodedPayloads(plainHistory);

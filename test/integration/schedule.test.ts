@@ -36,7 +36,7 @@ describe('a scheduled post', () => {
   test('when its time comes, then it is published then — not before, and not a retry or poll interval later', async () => {
     const when = inSeconds(4);
     const post = await schedule(`On time ${Date.now()}`, when);
-    expect(post).toMatchObject({ status: 'scheduled', workflowId: `post-${post.id}`, timezone: 'Europe/Berlin' });
+    expect(post).toMatchObject({ status: 'scheduled', workflowId: expect.stringMatching(new RegExp(`^post-${post.id}-[a-z0-9]{8}$`)), timezone: 'Europe/Berlin' });
     expect(post.scheduledFor).toBe(when.toISOString());
 
     await sleep(1500);

@@ -10,7 +10,7 @@ import { createApp, startApp, type RunningApp } from '../../src/api/app';
 import { SocialAccount } from '../../src/db/entities';
 import { createLogger } from '../../src/logger';
 import { payloadToJson, type JsonPayload } from '../../src/temporal/payload-codec';
-import { call, createHarness, eventually, type Harness, type Tenant } from '../support/harness';
+import { call, createHarness, eventually, postHandle, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(90_000);
 
@@ -81,7 +81,7 @@ beforeAll(async () => {
   expect(published.status).toBe(200);
   publishedId = ((await published.json()) as { id: number }).id;
   await eventually(async () => (h.fakeX.tweetsBy(owner.xUserId).length > 0 ? true : undefined), 20_000, 'the owner tweet');
-  const history = await h.temporal.workflow.getHandle(`post-${publishedId}`).fetchHistory();
+  const history = await (await postHandle(h, publishedId)).fetchHistory();
   const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   expect(input).toBeDefined();
   ownerPayload = payloadToJson(input as never);

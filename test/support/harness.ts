@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Redis } from 'ioredis';
 import { createActivities } from '../../activities';
+import type { SendWindow } from '../../activities/publish-part';
 import { createApp, startApp, type RunningApp } from '../../src/api/app';
 import { bootstrap } from '../../src/admin';
 import { openOrm } from '../../src/db/orm';
@@ -147,7 +148,7 @@ export async function createHarness(options: { worker?: boolean; temporalAddress
       harness.worker = await startWorker({
         target: { address: temporalAddress, namespace: 'default', dataConverter },
         taskQueue,
-        activities: createActivities({ orm, publishers, cipher, logger, oauth }),
+        activities: createActivities({ orm, publishers, cipher, logger, oauth, sendWindow: testSendWindow(options.httpTimeoutMs ?? 3000) }),
         logger,
         workflowBundle: workflowBundle(),
       });
@@ -169,6 +170,11 @@ export async function createHarness(options: { worker?: boolean; temporalAddress
   };
   if (options.worker !== false) await harness.startWorker();
   return harness;
+}
+
+/** The fence's numbers scaled to the tests' platform timeout: a stalled attempt holds a part for budget + timeout + settle. */
+export function testSendWindow(httpTimeoutMs: number): SendWindow {
+  return { budgetMs: httpTimeoutMs, httpTimeoutMs, settleMs: 1000 };
 }
 
 /** LinkedIn serves monthly versions for about a year: use last month's, as a deployment would. */
@@ -248,6 +254,18 @@ export async function call(baseUrl: string, apiKey: string | undefined, method: 
     // not JSON: keep the text
   }
   return { status: response.status, body: parsed as any, headers: response.headers };
+}
+
+/** The post's workflow id, as stored on its row (`post-<id>-<random>`: unique for all time). */
+export async function workflowIdOf(orm: MikroORM, postId: number): Promise<string> {
+  const rows: Array<{ workflow_id: string }> = await orm.em.getConnection().execute('select workflow_id from posts where id = ?', [postId]);
+  if (!rows[0]) throw new Error(`post ${postId} not found`);
+  return rows[0].workflow_id;
+}
+
+/** A handle on the post's own workflow. */
+export async function postHandle(h: { orm: MikroORM; temporal: Client }, postId: number) {
+  return h.temporal.workflow.getHandle(await workflowIdOf(h.orm, postId));
 }
 
 /** Polls until `probe` returns a value (not undefined), or fails after `timeoutMs`. */

@@ -49,7 +49,7 @@ describe('structured log events', () => {
   it('when a part is published, then one info line names post, workflow, platform and failure class', () => {
     const { logger, lines } = capturedLogger();
 
-    createLogEvents(logger).partPublished({ postId: 12, platform: 'twitter', partIndex: 0, latenessMs: 240, reconciled: false });
+    createLogEvents(logger).partPublished({ postId: 12, workflowId: 'post-12-abcd2345', platform: 'twitter', partIndex: 0, latenessMs: 240, reconciled: false });
 
     expect(lines()).toHaveLength(1);
     expect(lines()[0]).toMatchObject({
@@ -57,7 +57,7 @@ describe('structured log events', () => {
       service: 'herald',
       event: 'part_published',
       postId: 12,
-      workflowId: 'post-12',
+      workflowId: 'post-12-abcd2345',
       platform: 'twitter',
       partIndex: 0,
       failureClass: null,
@@ -69,9 +69,9 @@ describe('structured log events', () => {
   it('when a part fails and will be retried, then an info line carries the failure class and attempt', () => {
     const { logger, lines } = capturedLogger();
 
-    createLogEvents(logger).partFailed({ postId: 12, platform: 'twitter', partIndex: 2, failureClass: 'unknown_outcome', final: false, attempt: 3 });
+    createLogEvents(logger).partFailed({ postId: 12, workflowId: 'post-12-abcd2345', platform: 'twitter', partIndex: 2, failureClass: 'unknown_outcome', final: false, attempt: 3 });
 
-    expect(lines()[0]).toMatchObject({ level: 30, event: 'part_failed', workflowId: 'post-12', platform: 'twitter', partIndex: 2, failureClass: 'unknown_outcome', final: false, attempt: 3 });
+    expect(lines()[0]).toMatchObject({ level: 30, event: 'part_failed', workflowId: 'post-12-abcd2345', platform: 'twitter', partIndex: 2, failureClass: 'unknown_outcome', final: false, attempt: 3 });
   });
 
   it('when a part fails for good, then the line is a warning', () => {
@@ -85,17 +85,17 @@ describe('structured log events', () => {
   it('when a post is created, then the line names its workflow, platforms and time, not its text', () => {
     const { logger, lines } = capturedLogger();
 
-    createLogEvents(logger).postCreated({ postId: 5, businessId: 2, platforms: ['twitter'], scheduledFor: new Date('2026-12-01T09:00:00Z'), immediate: false });
+    createLogEvents(logger).postCreated({ postId: 5, workflowId: 'post-5-wxyz6789', businessId: 2, platforms: ['twitter'], scheduledFor: new Date('2026-12-01T09:00:00Z'), immediate: false });
 
-    expect(lines()[0]).toMatchObject({ event: 'post_created', postId: 5, workflowId: 'post-5', businessId: 2, platforms: ['twitter'], scheduledFor: '2026-12-01T09:00:00.000Z', immediate: false });
+    expect(lines()[0]).toMatchObject({ event: 'post_created', postId: 5, workflowId: 'post-5-wxyz6789', businessId: 2, platforms: ['twitter'], scheduledFor: '2026-12-01T09:00:00.000Z', immediate: false });
   });
 
   it('when a post finishes, then each target appears with its platform and failure class', () => {
     const { logger, lines } = capturedLogger();
 
-    createLogEvents(logger).postFinished({ postId: 5, status: 'failed', targets: [{ platform: 'twitter', status: 'failed', errorClass: 'auth' }] });
+    createLogEvents(logger).postFinished({ postId: 5, workflowId: 'post-5-wxyz6789', status: 'failed', targets: [{ platform: 'twitter', status: 'failed', errorClass: 'auth' }] });
 
-    expect(lines()[0]).toMatchObject({ event: 'post_finished', workflowId: 'post-5', status: 'failed', targets: [{ platform: 'twitter', status: 'failed', failureClass: 'auth' }] });
+    expect(lines()[0]).toMatchObject({ event: 'post_finished', workflowId: 'post-5-wxyz6789', status: 'failed', targets: [{ platform: 'twitter', status: 'failed', failureClass: 'auth' }] });
   });
 
   it('when events carry a token or the post text, then no line at info level contains either', () => {
@@ -141,10 +141,10 @@ describe('the events fan-out', () => {
     };
     const events = fanOutEvents([broken, createLogEvents(logger)], (event) => failures.push(event));
 
-    expect(() => events.partPublished({ postId: 3, platform: 'twitter', partIndex: 0, reconciled: true })).not.toThrow();
+    expect(() => events.partPublished({ postId: 3, workflowId: 'post-3-abcd2345', platform: 'twitter', partIndex: 0, reconciled: true })).not.toThrow();
 
     expect(lines()).toHaveLength(1);
-    expect(lines()[0]).toMatchObject({ event: 'part_published', workflowId: 'post-3', reconciled: true });
+    expect(lines()[0]).toMatchObject({ event: 'part_published', workflowId: 'post-3-abcd2345', reconciled: true });
     expect(failures).toEqual(['partPublished']);
   });
 });

@@ -25,7 +25,7 @@ import { RequestContext } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Payload } from '@temporalio/common';
 import { z } from 'zod';
-import { postWorkflowId } from '../../../workflows/contract';
+import { legacyPostWorkflowId, postIdOfWorkflowId } from '../../../workflows/contract';
 import { Post } from '../../db/entities';
 import {
   AesGcmPayloadCodec,
@@ -143,13 +143,14 @@ async function assertOwned(orm: MikroORM, businessIds: Set<number>, payloads: Pa
   const bound = payloads.filter(isEncrypted).map(boundWorkflowId);
   const postIds = new Set<number>();
   for (const workflowId of bound) {
-    const match = workflowId === undefined ? null : /^post-(\d+)$/.exec(workflowId);
-    if (!match) throw notFound('workflow');
-    postIds.add(Number(match[1]));
+    const postId = workflowId === undefined ? undefined : postIdOfWorkflowId(workflowId);
+    if (postId === undefined) throw notFound('workflow');
+    postIds.add(postId);
   }
   if (postIds.size === 0) return;
-  const posts = await orm.em.fork().find(Post, { id: { $in: [...postIds] } }, { fields: ['id', 'businessId'] });
-  const owned = new Set(posts.filter((post) => businessIds.has(post.businessId)).map((post) => postWorkflowId(post.id)));
+  const posts = await orm.em.fork().find(Post, { id: { $in: [...postIds] } }, { fields: ['id', 'businessId', 'workflowId'] });
+  // The row's own workflow id: an old workflow whose serial a re-created database reused is not the post's.
+  const owned = new Set(posts.filter((post) => businessIds.has(post.businessId)).map((post) => post.workflowId ?? legacyPostWorkflowId(post.id)));
   if (bound.some((workflowId) => !owned.has(workflowId!))) throw notFound('workflow');
 }
 

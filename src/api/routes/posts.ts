@@ -1,26 +1,35 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import { authOf } from '../auth';
 import { parseOrThrow, validationFailed } from '../errors';
-import { PAST_TOLERANCE_MS, type PostService } from '../post-service';
+import { PAST_TOLERANCE_MS, type CreatedPost, type PostService } from '../post-service';
+import type { IdempotencyClaim } from '../post-creation';
 import { idParamSchema, publishBodySchema, publishQuerySchema, rescheduleBodySchema, scheduleBodySchema, scheduledQuerySchema } from '../schemas';
 
 /** Publish now, schedule, list, reschedule, cancel and read posts. Each route parses, calls one service method, maps the result. */
 export function postRoutes(service: PostService, now: () => Date = () => new Date(), idempotent: RequestHandler = (_req, _res, next) => next()): Router {
   const router = Router();
+  const claimOf = (res: Response): IdempotencyClaim | undefined => res.locals.idempotency as IdempotencyClaim | undefined;
+  /** A replay answers like the first request did, and says so. */
+  const replayed = (res: Response, created: CreatedPost) => {
+    if (created.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  };
 
   router.post('/publish', idempotent, async (req, res) => {
     const auth = authOf(req);
     const { wait } = parseOrThrow(publishQuerySchema, req.query);
     const body = parseOrThrow(publishBodySchema, req.body);
-    const created = await service.createPost(auth, body, now());
-    const post = await service.waitForOutcome(created.id, wait);
+    const created = await service.createPost(auth, body, now(), undefined, claimOf(res));
+    const post = await service.waitForOutcome(created.post.id, wait);
+    replayed(res, created);
     res.status(post.status === 'scheduled' || post.status === 'publishing' ? 202 : 200).json(post);
   });
 
   router.post('/publish/multi-platform', idempotent, async (req, res) => {
     const auth = authOf(req);
     const body = parseOrThrow(publishBodySchema, req.body);
-    res.status(202).json(await service.createPost(auth, body, now()));
+    const created = await service.createPost(auth, body, now(), undefined, claimOf(res));
+    replayed(res, created);
+    res.status(202).json(created.post);
   });
 
   router.post('/schedule', idempotent, async (req, res) => {
@@ -30,7 +39,9 @@ export function postRoutes(service: PostService, now: () => Date = () => new Dat
     if (when.getTime() < now().getTime() - PAST_TOLERANCE_MS) {
       throw validationFailed([{ path: 'scheduledFor', message: 'must not be more than 60 seconds in the past' }]);
     }
-    res.status(201).json(await service.createPost(auth, body, when, timezone));
+    const created = await service.createPost(auth, body, when, timezone, claimOf(res));
+    replayed(res, created);
+    res.status(201).json(created.post);
   });
 
   router.get('/scheduled', async (req, res) => {
