@@ -90,6 +90,26 @@ describe('validation', () => {
     expect(await h.orm.em.fork().count(Post, { businessId: owner.businessId })).toBe(before);
   });
 
+  test('when the text makes a thread with two identical parts, then 400 names the parts and suggests numbering, and with numbering the post is accepted', async () => {
+    const details = 'Doors open at 7 pm at the Old Mill on Harbour Street. Entry is free, but places are limited: reply to this post or write to tickets@acme.example to reserve yours, and bring a friend who loves live music!';
+    const content = [
+      'Our summer concert is back this Friday, with three local bands, food trucks from the Saturday market and a late bar on the terrace overlooking the harbour.',
+      details,
+      'The line-up: The Gulls at 7:30, Low Tide at 8:30 and Harbour Lights at 9:30, with a surprise guest closing the night.',
+      details,
+    ].join('\n\n');
+    const before = await h.orm.em.fork().count(Post, { businessId: owner.businessId });
+
+    const refused = await owner.call('POST', '/api/v2/schedule', { ...scheduleBody(owner), content });
+
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.details).toEqual([{ path: 'content', platform: 'twitter', message: expect.stringMatching(/^parts 2 and 4 of the X thread have the same text.*numbering/) }]);
+    expect(await h.orm.em.fork().count(Post, { businessId: owner.businessId })).toBe(before);
+    const numbered = await owner.call('POST', '/api/v2/schedule', { ...scheduleBody(owner), content, thread: { numbering: true } });
+    expect(numbered.status).toBe(201);
+    await owner.call('DELETE', `/api/v2/schedule/${numbered.body.id}`);
+  });
+
   test('when the business has no X account, then 400 names the platform and nothing is stored', async () => {
     const bare = await h.tenant({ x: false });
     const response = await bare.call('POST', '/api/v2/schedule', scheduleBody(bare));

@@ -5,7 +5,8 @@
  * order without `patched()` fails here.
  *
  * `RECORD_HISTORIES=1 npx jest --selectProjects integration --testPathPatterns replay` adds this
- * run's histories to test/histories, decrypted (each run has its own payload key; the histories
+ * run's histories to test/histories (the current version's, unprefixed; rename the previous
+ * version's to `v<n>-<what changed>-*.json` first), decrypted (each run has its own payload key; the histories
  * hold no secret, which this test checks), so they replay with any key.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -66,12 +67,16 @@ describe('histories of this run', () => {
     await tenant.call('PUT', `/api/v2/schedule/${rescheduled}`, { scheduledFor: soon(2000) });
     h.fakeX.injectFault({ kind: 'unauthorized' });
     const failed = (await tenant.call('POST', '/api/v2/publish?wait=20', { businessId: tenant.businessId, content: `Fails ${Date.now()}`, platforms: ['twitter'] })).body.id as number;
+    // Cancelled in Temporal itself (the Web UI's button) while waiting.
+    const operatorCancelled = await schedule(`Cancelled in Temporal ${Date.now()}`, soon(60_000));
+    await h.temporal.workflow.getHandle(await workflowIdOf(h.orm, operatorCancelled)).cancel();
 
     await finished(thread, 'published');
     await finished(cancelled, 'cancelled');
     await finished(rescheduled, 'published');
     await finished(failed, 'failed');
-    return { 'thread-published': thread, cancelled, rescheduled, 'auth-failed': failed };
+    await finished(operatorCancelled, 'cancelled');
+    return { 'thread-published': thread, cancelled, rescheduled, 'auth-failed': failed, 'operator-cancelled': operatorCancelled };
   }
 
   test('when fresh histories are replayed, then they are deterministic and hold no secret', async () => {
