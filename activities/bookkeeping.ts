@@ -38,16 +38,27 @@ function ownedBy(workflowId: string | undefined): { sql: string; params: unknown
   return { sql: '(workflow_id = ? or workflow_id is null)', params: [workflowId] };
 }
 
+/**
+ * A write applies only if its version is at least the stored one (equal: the same call retried). A
+ * stalled worker's stale workflow task may run a bookkeeping call after a newer one: it changes nothing.
+ */
+function newerThanStored(version: string | undefined): { sql: string; params: unknown[] } {
+  if (version === undefined) return { sql: 'true', params: [] };
+  return { sql: '(state_version is null or state_version <= ?)', params: [version] };
+}
+
 /** Mirrors the workflow's state into Postgres, where the API lists and reads posts. False when the row is not the caller's. */
 export async function writePostState(deps: BookkeepingDeps, state: LivePostState, now: Date): Promise<boolean> {
   const owner = ownedBy(callingWorkflowId());
   return deps.orm.em.fork().transactional(async (tx) => {
     const connection = tx.getConnection();
     // Never turn a cancelled post back into a live one (a reset run replaying a reschedule).
+    const fresher = newerThanStored(state.version);
     const updated: unknown[] = await connection.execute(
-      `update posts set status = ?, scheduled_for = ?, published_at = ?, updated_at = ?
-       where id = ? and ${owner.sql} and (status <> 'cancelled' or ? = 'cancelled') returning id`,
-      [state.status, new Date(state.scheduledFor), state.publishedAt ? new Date(state.publishedAt) : null, now, state.postId, ...owner.params, state.status],
+      `update posts set status = ?, scheduled_for = ?, published_at = ?, updated_at = ?, state_version = coalesce(?, state_version)
+       where id = ? and ${owner.sql} and ${fresher.sql} and (status <> 'cancelled' or ? = 'cancelled') returning id`,
+      [state.status, new Date(state.scheduledFor), state.publishedAt ? new Date(state.publishedAt) : null, now, state.version ?? null,
+        state.postId, ...owner.params, ...fresher.params, state.status],
       'all',
       tx.getTransactionContext(),
     );
@@ -70,13 +81,15 @@ export type PreparationOutcome = 'publish' | 'cancelled' | 'orphaned';
  * Marks the post as publishing, freezes each target's parts in the ledger (once: a retry reuses the
  * frozen parts) and says which parts an earlier run already published.
  */
-export async function preparePublication(deps: BookkeepingDeps, postId: number, now: Date): Promise<TargetPlan[]> {
+export async function preparePublication(deps: BookkeepingDeps, postId: number, now: Date, version?: string): Promise<TargetPlan[]> {
   const owner = ownedBy(callingWorkflowId());
+  const fresher = newerThanStored(version);
   const em = deps.orm.em.fork();
   const rows: Array<{ status: string }> = await em.getConnection().execute(
-    `update posts set status = case when status = 'cancelled' then status else 'publishing' end, updated_at = ?
-     where id = ? and ${owner.sql} returning status`,
-    [now, postId, ...owner.params],
+    `update posts set status = case when status = 'cancelled' then status else 'publishing' end, updated_at = ?,
+       state_version = coalesce(?, state_version)
+     where id = ? and ${owner.sql} and ${fresher.sql} returning status`,
+    [now, version ?? null, postId, ...owner.params, ...fresher.params],
   );
   const post = rows.length > 0 ? await em.findOne(Post, { id: postId }) : null;
   if (!post) return orphanedPlans(postId);
@@ -87,9 +100,12 @@ export async function preparePublication(deps: BookkeepingDeps, postId: number, 
   return plans;
 }
 
-/** No row of ours: the database was restored or re-created, or the creation was abandoned. Publish nothing. */
+/**
+ * No row of ours (the database was restored or re-created, or the post was removed), or a newer run
+ * of this workflow has written it since (this call comes from a stale task): publish nothing.
+ */
 function orphanedPlans(postId: number): TargetPlan[] {
-  const message = `Post ${postId} has no row for this workflow (the database was restored or re-created, or the post was removed): nothing was published.`;
+  const message = `Post ${postId} has no row for this workflow run (the database was restored or re-created, or the post was removed): nothing was published.`;
   return [{ platform: 'twitter', accountId: null, partCount: 0, alreadyPublished: [], outcome: 'orphaned', failure: { errorClass: 'rejected', message } }];
 }
 

@@ -52,8 +52,8 @@ export function createActivities(deps: ActivityDeps) {
      * Marks the post as publishing, freezes each target's parts in the ledger (once: a retry reuses
      * the frozen parts) and says which parts an earlier run already published.
      */
-    async preparePublication({ postId }: { postId: number }): Promise<TargetPlan[]> {
-      return preparePublication(deps, postId, clock());
+    async preparePublication({ postId, version }: { postId: number; version?: string }): Promise<TargetPlan[]> {
+      return preparePublication(deps, postId, clock(), version);
     },
 
     /** Publishes one part exactly once (activities/publish-part.ts). */

@@ -157,7 +157,8 @@ async function settleFromLedger(deps: ReconcileDeps, postId: number, workflowId:
     const context = tx.getTransactionContext();
     const updated: Raw[] = await connection.execute(
       `update posts set status = ?, updated_at = clock_timestamp(),
-         published_at = (select max(published_at) from post_parts where post_id = ?)
+         published_at = (select max(published_at) from post_parts where post_id = ?),
+         state_version = lpad(floor(extract(epoch from clock_timestamp()) * 1000)::bigint::text, 15, '0') || '-999999'
        where id = ? and workflow_id = ? and status in ('scheduled', 'publishing') returning id`,
       [status, postId, postId, workflowId], 'all', context,
     );

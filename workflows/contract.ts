@@ -63,6 +63,9 @@ export interface LivePostState {
   scheduledFor: string;
   publishedAt: string | null;
   targets: LiveTarget[];
+  /** The version of the last bookkeeping write (see nextVersion in publish-post.ts); Postgres keeps the newest. */
+  version?: string;
+  revision?: number;
 }
 
 export const statusQuery = defineQuery<LivePostState>('status');

@@ -67,7 +67,9 @@ const publishingOptions: ActivityOptions = {
   retry: {
     initialInterval: '2s',
     backoffCoefficient: 2,
-    maximumInterval: '2m',
+    // Fence waits and outages add attempts: a short cap keeps a part from idling minutes after they end
+    // (a platform's own reset time still comes through nextRetryDelay).
+    maximumInterval: '30s',
     nonRetryableErrorTypes: ['auth', 'rejected'],
   },
 };
@@ -168,11 +170,27 @@ function initialState(input: PublishPostInput): LivePostState {
   };
 }
 
+/**
+ * Every bookkeeping write carries a version that grows within a run and from one run to the next
+ * (workflow time, then a counter): Postgres keeps the newest, so a write from a stalled worker's
+ * stale workflow task, arriving after the final state, cannot undo it.
+ */
+function nextVersion(state: LivePostState): string {
+  state.revision = (state.revision ?? 0) + 1;
+  state.version = `${String(Date.now()).padStart(15, '0')}-${String(state.revision).padStart(6, '0')}`;
+  return state.version;
+}
+
+async function recordState(state: LivePostState): Promise<void> {
+  nextVersion(state);
+  await bookkeeping().recordPostState(state);
+}
+
 /** Returns the time it recorded (a signal may move the post again while it is being recorded). */
 async function recordRescheduled(state: LivePostState): Promise<string> {
   const recording = state.scheduledFor;
   upsertSearchAttributes([{ key: ScheduledForAttribute, value: new Date(recording) }]);
-  await bookkeeping().recordPostState(state);
+  await recordState(state);
   return recording;
 }
 
@@ -181,7 +199,7 @@ async function finishCancelled(state: LivePostState, details = 'Cancelled before
   for (const target of state.targets) target.status = 'cancelled';
   setCurrentDetails(details);
   upsertSearchAttributes([{ key: PostStatusAttribute, value: state.status }]);
-  await bookkeeping().recordPostState(state);
+  await recordState(state);
   return state;
 }
 
@@ -190,7 +208,7 @@ async function publishAllTargets(state: LivePostState, stopRequested: () => bool
   setCurrentDetails(`Publishing to ${state.targets.map((t) => t.platform).join(', ')}`);
   upsertSearchAttributes([{ key: PostStatusAttribute, value: state.status }]);
   // One round trip between the timer and the first part: preparing also records "publishing".
-  const plans = await bookkeeping().preparePublication({ postId: state.postId });
+  const plans = await bookkeeping().preparePublication({ postId: state.postId, version: nextVersion(state) });
   if (refusesToPublish(state, plans)) return;
   await Promise.all(
     state.targets.map((target) => {
@@ -311,7 +329,7 @@ async function finish(state: LivePostState): Promise<LivePostState> {
   state.publishedAt = publishedParts.length > 0 ? publishedParts.sort()[publishedParts.length - 1]! : null;
   setCurrentDetails(describeOutcome(state));
   upsertSearchAttributes([{ key: PostStatusAttribute, value: state.status }]);
-  await bookkeeping().recordPostState(state);
+  await recordState(state);
   return state;
 }
 

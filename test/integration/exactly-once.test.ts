@@ -194,3 +194,22 @@ describe('adopting a platform post', () => {
     await expect(write).rejects.toMatchObject({ code: '23505' });
   });
 });
+
+describe('bookkeeping from a stale workflow task', () => {
+  test('when a stalled worker\'s bookkeeping call arrives after the final state, then it changes nothing', async () => {
+    const tenant = await h.tenant();
+    const published = await tenant.call('POST', '/api/v2/publish?wait=20', { businessId: tenant.businessId, content: uniqueText('Final is final'), platforms: ['twitter'] });
+    expect(published.body.status).toBe('published');
+    const activities = createActivities({ orm: h.orm, publishers: h.publishers, cipher: h.cipher, logger });
+    // What the stale task would send: versions from before the run's last write.
+    const staleVersion = `${String(Date.now() - 60_000).padStart(15, '0')}-000001`;
+
+    const plans = await activities.preparePublication({ postId: published.body.id, version: staleVersion });
+    await activities.recordPostState({ postId: published.body.id, status: 'publishing', scheduledFor: published.body.scheduledFor, publishedAt: null, targets: [], version: staleVersion });
+
+    expect(plans[0]!.outcome).toBe('orphaned');
+    const { body } = await tenant.call('GET', `/api/v2/posts/${published.body.id}`);
+    expect(body.status).toBe('published');
+    expect(body.targets[0].status).toBe('published');
+  });
+});

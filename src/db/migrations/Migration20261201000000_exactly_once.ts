@@ -5,7 +5,8 @@ import { Migration } from '@mikro-orm/migrations';
  * - the part ledger fences attempts (a claim token and a send deadline in database time), keeps the
  *   time of the first send (nothing older can be adopted), counts platform failures apart from
  *   Temporal attempts, and knows its account, so that one platform post belongs to one part only;
- * - a post records when its workflow start was confirmed (the reconciler starts the others);
+ * - a post records when its workflow start was confirmed (the reconciler starts the others), and the
+ *   version of its last bookkeeping write;
  * - Idempotency-Keys live in Postgres, written in the same transaction as the post;
  * - a small key/value table keeps the reconciler's watermarks.
  */
@@ -32,6 +33,8 @@ export class Migration20261201000000_exactly_once extends Migration {
       where platform_post_id is not null and not legacy_shared_id`);
 
     this.addSql(`alter table posts add column workflow_started_at timestamptz null`);
+    // The newest bookkeeping write wins (a stale workflow task on a stalled worker cannot undo a final state).
+    this.addSql(`alter table posts add column state_version text null`);
     this.addSql(`update posts set workflow_started_at = created_at`);
     // The reconciler's sweep: posts whose workflow start was never confirmed.
     this.addSql(`create index posts_unstarted_idx on posts (created_at) where workflow_started_at is null`);
@@ -56,6 +59,7 @@ export class Migration20261201000000_exactly_once extends Migration {
     this.addSql(`drop table if exists herald_state`);
     this.addSql(`drop table if exists idempotency_keys`);
     this.addSql(`drop index if exists posts_unstarted_idx`);
+    this.addSql(`alter table posts drop column if exists state_version`);
     this.addSql(`alter table posts drop column if exists workflow_started_at`);
     this.addSql(`drop index if exists post_parts_platform_post_uniq`);
     this.addSql(`alter table post_parts drop column if exists legacy_shared_id, drop column if exists platform_failures,
