@@ -218,7 +218,9 @@ async function reconcile(attempt: Attempt, notBefore: Date | undefined, namedId?
     reportFailure(attempt, 'unknown_outcome', failures >= MAX_PLATFORM_FAILURES);
     const message = `Could not check whether the part was already published: ${reason}`;
     if (failures >= MAX_PLATFORM_FAILURES) throw ApplicationFailure.nonRetryable(`${message} (after ${MAX_PLATFORM_FAILURES} tries; the part may or may not be on the platform)`, 'unknown_outcome');
-    throw ApplicationFailure.create({ type: 'unknown_outcome', message });
+    // A throttled lookup waits for the platform's reset, like a throttled send.
+    const nextRetryDelay = err instanceof PublishError ? err.retryAfterMs : undefined;
+    throw ApplicationFailure.create({ type: 'unknown_outcome', message, nextRetryDelay });
   }
   // A platform that names the existing post (LinkedIn) is believed only when its own listing agrees, or when it cannot be read.
   if (!found && namedId) found = { platformPostId: namedId, url: null };

@@ -9,7 +9,7 @@
 import { facebookCommentChainAt, PLATFORM_LIMITS, splitForPlatform } from '../domain/platform-rules';
 import { plainTextRules, type SplitResult } from '../domain/thread';
 import type { ThreadOptions } from '../domain/types';
-import { GraphClient, parseGraphTime, type MetaGraphPublisherOptions } from './meta-graph';
+import { GRAPH_PAGE_SIZE, GraphClient, graphSince, parseGraphTime, type MetaGraphPublisherOptions } from './meta-graph';
 import {
   assertSendWindowOpen,
   comparableText,
@@ -27,8 +27,6 @@ export type FacebookPublisherOptions = MetaGraphPublisherOptions;
 export const FACEBOOK_POST_MAX_LENGTH = PLATFORM_LIMITS.facebook.maxLength;
 export { FACEBOOK_COMMENT_MAX_LENGTH } from '../domain/platform-rules';
 const COMMENT_CHAIN_PATH = 'platformParams.facebook.commentChainAt';
-const FEED_WINDOW = 25;
-const COMMENTS_WINDOW = 100;
 
 interface GraphFeedItem {
   id: string;
@@ -78,14 +76,25 @@ export class FacebookPublisher implements Publisher {
     return { platformPostId: created.id, url: await this.permalink(credentials, created.id, part.partIndex === 0) };
   }
 
+  /**
+   * Looks through the Page's feed (a first part) or the root post's comments (the others) created
+   * since the part's first send, less the clock skew, 100 at a time, following the `after` cursor.
+   */
   async findPublished(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef | null> {
     const isPost = part.partIndex === 0;
-    const path = isPost ? feedPath(credentials) : commentsPath(part);
-    const query: Record<string, string> = { fields: 'id,message,created_time,from', limit: String(isPost ? FEED_WINDOW : COMMENTS_WINDOW) };
-    // The feed comes newest first; comments come oldest first unless asked otherwise.
-    if (!isPost) query.order = 'reverse_chronological';
-    const page = await this.graph.get<{ data?: GraphFeedItem[] }>(path, query, credentials);
-    const match = (page.data ?? []).find((item) => isSamePart(item, credentials, part));
+    const query: Record<string, string> = { fields: 'id,message,created_time,from', limit: String(GRAPH_PAGE_SIZE) };
+    const since = graphSince(part.notBefore);
+    if (since) query.since = since;
+    const matches = (item: GraphFeedItem): boolean => isSamePart(item, credentials, part);
+    const match = isPost
+      ? await this.graph.find(feedPath(credentials), query, credentials, { matches, what: 'posts of the Page' })
+      : // Comments come oldest first unless asked otherwise; newest first, a page all older than the
+        // first send ends the search.
+        await this.graph.find(commentsPath(part), { ...query, order: 'reverse_chronological' }, credentials, {
+          matches,
+          exhausted: (page) => page.every((item) => createdBeforeFirstSend(item, part)),
+          what: 'comments on the post',
+        });
     return match ? { platformPostId: match.id, url: await this.permalink(credentials, match.id, isPost) } : null;
   }
 
@@ -105,6 +114,12 @@ function isSamePart(item: GraphFeedItem, credentials: PublisherCredentials, part
   if (item.from?.id !== undefined && item.from.id !== credentials.platformUserId) return false;
   if (comparableText(item.message ?? '') !== comparableText(part.text)) return false;
   return createdAfterFirstSend(parseGraphTime(item.created_time), part.notBefore);
+}
+
+/** Created before the part's first send, less the clock skew (an item without a time is not). */
+function createdBeforeFirstSend(item: GraphFeedItem, part: PartToPublish): boolean {
+  const createdAt = parseGraphTime(item.created_time);
+  return createdAt !== undefined && !createdAfterFirstSend(createdAt, part.notBefore);
 }
 
 function feedPath(credentials: PublisherCredentials): string {

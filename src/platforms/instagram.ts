@@ -15,7 +15,7 @@
 import { countHashtags, INSTAGRAM_MAX_HASHTAGS, PLATFORM_LIMITS, splitForPlatform } from '../domain/platform-rules';
 import type { SplitResult } from '../domain/thread';
 import type { ThreadOptions } from '../domain/types';
-import { GraphClient, parseGraphTime, type MetaGraphPublisherOptions } from './meta-graph';
+import { GRAPH_PAGE_SIZE, GraphClient, graphSince, parseGraphTime, type MetaGraphPublisherOptions } from './meta-graph';
 import {
   assertSendWindowOpen,
   comparableText,
@@ -57,7 +57,6 @@ const DEFAULT_PROCESSING_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_FIRST_CHECK_MS = 2_000;
 const MAX_CHECK_AFTER_MS = 30_000;
 const CHECK_GROWTH = 1.5;
-const MEDIA_WINDOW = 25;
 
 export class InstagramPublisher implements Publisher {
   readonly platform = 'instagram' as const;
@@ -201,19 +200,29 @@ export class InstagramPublisher implements Publisher {
     throw new PublishError('unknown_outcome', message);
   }
 
+  /**
+   * Looks through the account's media published since `notBeforeMs` less the clock skew (the edge
+   * takes `since`, time-based paging), newest first, 100 at a time, following the `after` cursor; a
+   * page all older than that ends the search.
+   */
   private async findMedia(
     credentials: PublisherCredentials,
     caption: string,
     notBeforeMs: number | undefined,
   ): Promise<PublishedRef | null> {
-    const page = await this.graph.get<{ data?: GraphMedia[] }>(
-      `/${encodeURIComponent(credentials.platformUserId)}/media`,
-      { fields: 'id,caption,timestamp,permalink', limit: String(MEDIA_WINDOW) },
-      credentials,
-    );
-    const match = (page.data ?? []).find((media) => {
-      if (comparableText(media.caption ?? '') !== comparableText(caption)) return false;
-      return createdAfterFirstSend(parseGraphTime(media.timestamp), notBeforeMs === undefined ? undefined : new Date(notBeforeMs));
+    const notBefore = notBeforeMs === undefined ? undefined : new Date(notBeforeMs);
+    const query: Record<string, string> = { fields: 'id,caption,timestamp,permalink', limit: String(GRAPH_PAGE_SIZE) };
+    const since = graphSince(notBefore);
+    if (since) query.since = since;
+    const match = await this.graph.find<GraphMedia>(`/${encodeURIComponent(credentials.platformUserId)}/media`, query, credentials, {
+      matches: (media) =>
+        comparableText(media.caption ?? '') === comparableText(caption) && createdAfterFirstSend(parseGraphTime(media.timestamp), notBefore),
+      exhausted: (page) =>
+        page.every((media) => {
+          const publishedAt = parseGraphTime(media.timestamp);
+          return publishedAt !== undefined && !createdAfterFirstSend(publishedAt, notBefore);
+        }),
+      what: "the account's media",
     });
     return match ? { platformPostId: match.id, url: match.permalink ?? (await this.permalink(credentials, match.id)) } : null;
   }

@@ -15,6 +15,7 @@ import {
   classifyNetworkError,
   comparableText,
   createdAfterFirstSend,
+  PLATFORM_CLOCK_SKEW_MS,
   PublishError,
   type PartToPublish,
   type PublishedRef,
@@ -30,6 +31,8 @@ export interface LinkedInPublisherOptions {
   now?: () => number;
   /** Wait after a 429 instead of "until the next 00:00 UTC", when LinkedIn's daily limits reset. */
   throttleBackoffMs?: number;
+  /** The most pages (of 100) one lookup reads before it gives up as unknown. Default 20. */
+  lookupMaxPages?: number;
 }
 
 /** LinkedIn's error body (`serviceErrorCode` is absent on some errors). */
@@ -46,7 +49,14 @@ interface LinkedInPost {
   author?: string;
   commentary?: string;
   createdAt?: number;
+  lastModifiedAt?: number;
   lifecycleState?: string;
+}
+
+/** A Rest.li collection page: `paging.links` has a `rel: "next"` link while more follow. */
+interface LinkedInPage<T> {
+  elements?: T[];
+  paging?: { start?: number; count?: number; total?: number; links?: Array<{ rel?: string; href?: string }> };
 }
 
 interface LinkedInComment {
@@ -60,9 +70,9 @@ interface LinkedInComment {
 
 export const LINKEDIN_POST_MAX_LENGTH = PLATFORM_LIMITS.linkedin.maxLength;
 export { LINKEDIN_COMMENT_MAX_LENGTH } from '../domain/platform-rules';
-const RECONCILE_WINDOW = 20;
-/** A thread has at most a few dozen parts; the rest of the window leaves room for readers' comments. */
-const COMMENTS_WINDOW = 100;
+/** The most a page of posts or comments holds (`count` is 1..100). */
+const PAGE_SIZE = 100;
+const DEFAULT_LOOKUP_MAX_PAGES = 20;
 const DAY_MS = 24 * 60 * 60_000;
 
 export function linkedInPostUrl(postUrn: string): string {
@@ -121,24 +131,41 @@ export class LinkedInPublisher implements Publisher {
     throw this.classify(response.status, await readError(response), credentials, 'write');
   }
 
+  /**
+   * Reads the author's posts newest first, 100 at a time, until the part is found, a page holds only
+   * posts older than the part's first send (less the clock skew), or the list ends. A lookup that
+   * reads `lookupMaxPages` pages without getting there cannot say "not there": it ends unknown.
+   */
   private async findPost(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef | null> {
-    const query = new URLSearchParams({
-      author: credentials.platformUserId,
-      q: 'author',
-      count: String(RECONCILE_WINDOW),
-      sortBy: 'LAST_MODIFIED',
-    });
-    const response = await this.request('GET', `/rest/posts?${query}`, credentials, { finder: true });
-    // Reading a member's posts needs the restricted r_member_social permission. Without it, posting
-    // again is still safe: LinkedIn refuses the same commentary as a duplicate and names the post.
-    if (response.status === 403) {
-      await discardBody(response);
-      return null;
+    const maxPages = this.maxPages();
+    for (let pageNumber = 0, start = 0; pageNumber < maxPages; pageNumber++) {
+      const query = new URLSearchParams({
+        author: credentials.platformUserId,
+        q: 'author',
+        count: String(PAGE_SIZE),
+        sortBy: 'LAST_MODIFIED',
+        start: String(start),
+      });
+      const response = await this.request('GET', `/rest/posts?${query}`, credentials, { finder: true });
+      // Reading a member's posts needs the restricted r_member_social permission. Without it, posting
+      // again is still safe: LinkedIn refuses the same commentary as a duplicate and names the post.
+      if (response.status === 403) {
+        await discardBody(response);
+        return null;
+      }
+      if (response.status !== 200) throw this.classify(response.status, await readError(response), credentials, 'read');
+      const page = await readJson<LinkedInPage<LinkedInPost>>(response);
+      const posts = page.elements ?? [];
+      const match = posts.find((post) => this.isSamePost(post, credentials, part));
+      if (match) return { platformPostId: match.id, url: linkedInPostUrl(match.id) };
+      // Sorted by last modification, newest first; a post is modified no earlier than it is created,
+      // so once a whole page was last modified before the first send, no later post can be this part.
+      const allTooOld = posts.length > 0 && posts.every((post) => tooOld(post.lastModifiedAt ?? post.createdAt, part.notBefore));
+      const next = nextStart(page, start, posts.length);
+      if (allTooOld || next === undefined) return null;
+      start = next;
     }
-    if (response.status !== 200) throw this.classify(response.status, await readError(response), credentials, 'read');
-    const page = await readJson<{ elements?: LinkedInPost[] }>(response);
-    const match = (page.elements ?? []).find((post) => this.isSamePost(post, credentials, part));
-    return match ? { platformPostId: match.id, url: linkedInPostUrl(match.id) } : null;
+    throw this.lookupBoundReached('posts', maxPages);
   }
 
   private isSamePost(post: LinkedInPost, credentials: PublisherCredentials, part: PartToPublish): boolean {
@@ -162,20 +189,42 @@ export class LinkedInPublisher implements Publisher {
     return { platformPostId: commentUrn, url: linkedInCommentUrl(rootUrn, commentUrn) };
   }
 
+  /**
+   * Reads every comment on the root post, 100 at a time (LinkedIn does not document their order, so
+   * there is no early stop), until the part is found or the list ends; more than `lookupMaxPages`
+   * pages of comments end unknown.
+   */
   private async findComment(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef | null> {
     const rootUrn = rootOf(part);
-    const query = new URLSearchParams({ start: '0', count: String(COMMENTS_WINDOW) });
-    const response = await this.request('GET', `${commentsPath(rootUrn)}?${query}`, credentials, {});
-    if (response.status !== 200) throw this.classify(response.status, await readError(response), credentials, 'read');
-    const page = await readJson<{ elements?: LinkedInComment[] }>(response);
-    const match = (page.elements ?? []).find(
-      (comment) =>
-        comment.actor === credentials.platformUserId &&
-        comparableText(comment.message?.text ?? '') === comparableText(part.text) &&
-        createdAfterFirstSend(comment.created?.time, part.notBefore),
-    );
-    const commentUrn = match && (match.commentUrn ?? commentUrnFrom(match.id, rootUrn));
-    return commentUrn ? { platformPostId: commentUrn, url: linkedInCommentUrl(rootUrn, commentUrn) } : null;
+    const maxPages = this.maxPages();
+    for (let pageNumber = 0, start = 0; pageNumber < maxPages; pageNumber++) {
+      const query = new URLSearchParams({ start: String(start), count: String(PAGE_SIZE) });
+      const response = await this.request('GET', `${commentsPath(rootUrn)}?${query}`, credentials, {});
+      if (response.status !== 200) throw this.classify(response.status, await readError(response), credentials, 'read');
+      const page = await readJson<LinkedInPage<LinkedInComment>>(response);
+      const comments = page.elements ?? [];
+      const match = comments.find(
+        (comment) =>
+          comment.actor === credentials.platformUserId &&
+          comparableText(comment.message?.text ?? '') === comparableText(part.text) &&
+          createdAfterFirstSend(comment.created?.time, part.notBefore),
+      );
+      const commentUrn = match && (match.commentUrn ?? commentUrnFrom(match.id, rootUrn));
+      if (commentUrn) return { platformPostId: commentUrn, url: linkedInCommentUrl(rootUrn, commentUrn) };
+      const next = nextStart(page, start, comments.length);
+      if (next === undefined) return null;
+      start = next;
+    }
+    throw this.lookupBoundReached('comments on the post', maxPages);
+  }
+
+  private maxPages(): number {
+    return this.options.lookupMaxPages ?? DEFAULT_LOOKUP_MAX_PAGES;
+  }
+
+  private lookupBoundReached(what: string, maxPages: number): PublishError {
+    const read = `${maxPages} pages of ${PAGE_SIZE}`;
+    return new PublishError('unknown_outcome', `LinkedIn: the part was not among the ${read} ${what} read, and there are more; checking again later.`);
   }
 
   // --- HTTP and the failure taxonomy ------------------------------------------------------------
@@ -259,6 +308,29 @@ function rootOf(part: PartToPublish): string {
     });
   }
   return root;
+}
+
+/**
+ * Where the next page starts, or undefined at the end: LinkedIn's `next` link when it gives links
+ * (its `start` wins: a page may come back short when LinkedIn hides some elements), else its
+ * `total`, else whether the page was full.
+ */
+function nextStart(page: LinkedInPage<unknown>, start: number, received: number): number | undefined {
+  const links = page.paging?.links ?? [];
+  const next = links.find((link) => link.rel === 'next');
+  if (next) {
+    const linked = Number(new URL(next.href ?? '', 'https://api.linkedin.com').searchParams.get('start'));
+    return Number.isInteger(linked) && linked > start ? linked : start + Math.max(received, 1);
+  }
+  if (links.length > 0 || received === 0) return undefined;
+  const total = page.paging?.total;
+  if (typeof total === 'number') return start + received < total ? start + received : undefined;
+  return received >= PAGE_SIZE ? start + received : undefined;
+}
+
+/** A time (epoch ms) before the part's first send, less the clock skew; unknown times are not too old. */
+function tooOld(timeMs: number | undefined, notBefore: Date | undefined): boolean {
+  return notBefore !== undefined && timeMs !== undefined && timeMs < notBefore.getTime() - PLATFORM_CLOCK_SKEW_MS;
 }
 
 function commentsPath(rootUrn: string): string {

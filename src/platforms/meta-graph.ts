@@ -4,7 +4,7 @@
  * fbtrace_id, is_transient } }` mapped onto the failure taxonomy, and the usage headers that say
  * when a throttled app may call again. Wire facts: shared/spec/PLATFORMS.md.
  */
-import { classifyNetworkError, PublishError, type PublisherCredentials } from './publisher';
+import { classifyNetworkError, PLATFORM_CLOCK_SKEW_MS, PublishError, type PublisherCredentials } from './publisher';
 
 export interface MetaGraphPublisherOptions {
   baseUrl: string;
@@ -15,7 +15,29 @@ export interface MetaGraphPublisherOptions {
   now?: () => number;
   /** Wait after a throttle when the usage headers give no estimate. Default 15 minutes. */
   throttleBackoffMs?: number;
+  /** The most pages (of 100) one lookup of a list reads before it gives up as unknown. Default 20. */
+  lookupMaxPages?: number;
 }
+
+/** A list edge's answer: `paging.next` is there while another page may follow (cursor-based paging). */
+export interface GraphList<T> {
+  data?: T[];
+  paging?: { cursors?: { before?: string; after?: string }; next?: string; previous?: string };
+}
+
+/** How to look for one item in a list edge, page by page. */
+export interface ListSearch<T> {
+  /** The item sought. */
+  matches: (item: T) => boolean;
+  /** True when nothing after this page can match (a list ordered newest first, all too old). */
+  exhausted?: (page: T[]) => boolean;
+  /** What is read, for the message when the bound is reached ("posts of the Page"). */
+  what: string;
+}
+
+/** The most a list page holds (`limit`, which Meta caps at 100 on these edges). */
+export const GRAPH_PAGE_SIZE = 100;
+const DEFAULT_LOOKUP_MAX_PAGES = 20;
 
 export interface GraphError {
   message?: string;
@@ -56,6 +78,27 @@ export class GraphClient {
   async get<T>(path: string, query: Record<string, string>, credentials: PublisherCredentials): Promise<T> {
     const search = new URLSearchParams(query).toString();
     return this.call<T>('GET', `${path}${search ? `?${search}` : ''}`, credentials, undefined, 'harmless');
+  }
+
+  /**
+   * Looks for one item in a list edge, following `paging.cursors.after` while `paging.next` is there
+   * (Meta: an absent `next` is the end; a short or even empty page is not). Null means the list
+   * ended, or `exhausted` said so, without the item. Reading `lookupMaxPages` pages without either
+   * cannot say "not there": it ends unknown.
+   */
+  async find<T>(path: string, query: Record<string, string>, credentials: PublisherCredentials, search: ListSearch<T>): Promise<T | null> {
+    const maxPages = this.options.lookupMaxPages ?? DEFAULT_LOOKUP_MAX_PAGES;
+    let pageQuery: Record<string, string> | undefined = query;
+    for (let pageNumber = 0; pageNumber < maxPages && pageQuery; pageNumber++) {
+      const page: GraphList<T> = await this.get<GraphList<T>>(path, pageQuery, credentials);
+      const items = page.data ?? [];
+      const match = items.find(search.matches);
+      if (match !== undefined) return match;
+      if (!page.paging?.next || (items.length > 0 && search.exhausted?.(items))) return null;
+      pageQuery = nextPageQuery(query, page.paging);
+    }
+    const why = pageQuery ? `the first ${maxPages} pages of ${search.what} do not hold it, and there are more` : `Meta gave a next page it could not follow`;
+    throw new PublishError('unknown_outcome', `${this.platformName}: cannot tell whether the part was published: ${why}; checking again later.`);
   }
 
   async post<T>(path: string, params: Record<string, string>, credentials: PublisherCredentials, effect: GraphEffect): Promise<T> {
@@ -197,6 +240,33 @@ export function describeGraphError(error: GraphError): string {
   const human = error.error_user_msg ? ` ${error.error_user_msg}` : '';
   const trace = error.fbtrace_id ? ` (fbtrace_id ${error.fbtrace_id})` : '';
   return `${error.message ?? 'no message'}${human} [${codes || 'no code'}]${trace}`;
+}
+
+/**
+ * The next page's parameters: the same query after `paging.cursors.after`, or, for a page that
+ * links its next page another way (time-based paging), the parameters of its `next` link (never its
+ * token: ours goes in a header). Undefined when the next page cannot be asked for.
+ */
+function nextPageQuery(query: Record<string, string>, paging: NonNullable<GraphList<unknown>['paging']>): Record<string, string> | undefined {
+  if (paging.cursors?.after) return { ...query, after: paging.cursors.after };
+  let next: URL;
+  try {
+    next = new URL(paging.next ?? '');
+  } catch {
+    return undefined;
+  }
+  const params = Object.fromEntries([...next.searchParams].filter(([key]) => key !== 'access_token'));
+  return Object.keys(params).length > 0 ? params : undefined;
+}
+
+/**
+ * `since` for a list of items created after the part's first send: Unix seconds, less the clock skew
+ * and one more second in case Meta's bound is exclusive (an earlier bound only reads a little more).
+ * Undefined without a first send.
+ */
+export function graphSince(notBefore: Date | undefined): string | undefined {
+  if (!notBefore) return undefined;
+  return String(Math.floor((notBefore.getTime() - PLATFORM_CLOCK_SKEW_MS) / 1000) - 1);
 }
 
 /** Graph times are like "2025-03-01T12:00:00+0000", which Date.parse does not read everywhere. */

@@ -10,6 +10,7 @@ import {
   classifyNetworkError,
   comparableText,
   createdAfterFirstSend,
+  PLATFORM_CLOCK_SKEW_MS,
   PublishError,
   type PartToPublish,
   type PublishedRef,
@@ -21,6 +22,8 @@ export interface XPublisherOptions {
   baseUrl: string;
   timeoutMs: number;
   now?: () => number;
+  /** The most timeline pages (of 100) one lookup reads before it gives up as unknown. Default 20. */
+  lookupMaxPages?: number;
 }
 
 interface XProblem {
@@ -37,9 +40,24 @@ interface XTweet {
   referenced_tweets?: Array<{ type: string; id: string }>;
 }
 
+interface XTimelinePage {
+  data?: XTweet[];
+  meta?: { result_count?: number; next_token?: string };
+}
+
 /** A reset is honoured with this margin, so the retry never lands a moment before the window opens. */
 const RESET_MARGIN_MS = 1000;
-const RECONCILE_WINDOW = 50;
+/** The most a timeline page holds (`max_results` is 5..100). */
+const TIMELINE_PAGE_SIZE = 100;
+const DEFAULT_LOOKUP_MAX_PAGES = 20;
+/** X refuses a `start_time` before this ("Minimum allowable time"). */
+const EARLIEST_START_TIME_MS = Date.parse('2010-11-06T00:00:00Z');
+/**
+ * `start_time` is never later than this long before our clock's now: X refuses a start_time in the
+ * future, and the database clock (notBefore) or ours may run ahead of X's. Starting earlier is
+ * always safe: it only means reading more of the timeline.
+ */
+const START_TIME_MARGIN_MS = 60_000;
 
 export function xPostUrl(id: string): string {
   return `https://x.com/i/web/status/${id}`;
@@ -70,17 +88,44 @@ export class XPublisher implements Publisher {
     return { platformPostId: id, url: xPostUrl(id) };
   }
 
+  /**
+   * Reads the user's timeline from `start_time` (the part's first send less the clock skew), 100 at
+   * a time, following `next_token`, until the part is found or the timeline ends. A lookup that reads
+   * `lookupMaxPages` pages without reaching the end cannot say "not there": it ends unknown.
+   */
   async findPublished(credentials: PublisherCredentials, part: PartToPublish): Promise<PublishedRef | null> {
-    const query = new URLSearchParams({
-      max_results: String(RECONCILE_WINDOW),
-      'tweet.fields': 'created_at,referenced_tweets',
-    });
-    const path = `/2/users/${encodeURIComponent(credentials.platformUserId)}/tweets?${query}`;
-    const response = await this.request('GET', path, credentials);
-    if (response.status !== 200) throw await this.classify(response);
-    const page = await readJson<{ data?: XTweet[] }>(response, 'X');
-    const match = (page.data ?? []).find((tweet) => this.isSamePart(tweet, part));
-    return match ? { platformPostId: match.id, url: xPostUrl(match.id) } : null;
+    const startTime = this.startTime(part.notBefore);
+    const maxPages = this.options.lookupMaxPages ?? DEFAULT_LOOKUP_MAX_PAGES;
+    let paginationToken: string | undefined;
+    for (let pageNumber = 0; pageNumber < maxPages; pageNumber++) {
+      const query = new URLSearchParams({
+        max_results: String(TIMELINE_PAGE_SIZE),
+        'tweet.fields': 'created_at,referenced_tweets',
+      });
+      if (startTime) query.set('start_time', startTime);
+      if (paginationToken) query.set('pagination_token', paginationToken);
+      const path = `/2/users/${encodeURIComponent(credentials.platformUserId)}/tweets?${query}`;
+      const response = await this.request('GET', path, credentials);
+      if (response.status !== 200) throw await this.classify(response);
+      const page = await readJson<XTimelinePage>(response, 'X');
+      const tweets = page.data ?? [];
+      const match = tweets.find((tweet) => this.isSamePart(tweet, part));
+      if (match) return { platformPostId: match.id, url: xPostUrl(match.id) };
+      paginationToken = page.meta?.next_token;
+      // Newest first: once a whole page predates the first send, nothing further can be this part.
+      const allTooOld = tweets.length > 0 && tweets.every((tweet) => tweetTooOld(tweet, part.notBefore));
+      if (!paginationToken || allTooOld) return null;
+    }
+    const read = `${maxPages} pages of ${TIMELINE_PAGE_SIZE}`;
+    throw new PublishError('unknown_outcome', `X: the part was not among the ${read} posts read since its first send, and there are more; checking again later.`);
+  }
+
+  /** RFC 3339 in whole seconds (X's granularity), within what X accepts; undefined without notBefore. */
+  private startTime(notBefore: Date | undefined): string | undefined {
+    if (!notBefore) return undefined;
+    const wanted = notBefore.getTime() - PLATFORM_CLOCK_SKEW_MS;
+    const clamped = Math.max(EARLIEST_START_TIME_MS, Math.min(wanted, this.now() - START_TIME_MARGIN_MS));
+    return new Date(Math.floor(clamped / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   }
 
   private isSamePart(tweet: XTweet, part: PartToPublish): boolean {
@@ -149,6 +194,11 @@ export class XPublisher implements Publisher {
       mayHavePosted: false,
     });
   }
+}
+
+function tweetTooOld(tweet: XTweet, notBefore: Date | undefined): boolean {
+  const createdAt = tweet.created_at ? Date.parse(tweet.created_at) : undefined;
+  return notBefore !== undefined && createdAt !== undefined && !Number.isNaN(createdAt) && !createdAfterFirstSend(createdAt, notBefore);
 }
 
 /**

@@ -11,7 +11,9 @@
  *   and still answers 201, exactly like LinkedIn, so a missing escape shows up as a cut post;
  * - more than 3000 characters → 400 FIELD_ARRAY_SIZE_TOO_HIGH; the same commentary by the same
  *   author within 24 h → 422 DUPLICATE_POST naming the existing URN; the daily limit → 429 with
- *   serviceErrorCode 101 and no rate-limit headers (limits reset at 00:00 UTC).
+ *   serviceErrorCode 101 and no rate-limit headers (limits reset at 00:00 UTC);
+ * - listings (posts by author, comments) page with `start` and `count` (10 by default, 1..100) and
+ *   answer Rest.li paging: start, count, total, and `links` (`rel: "next"` only while more follow).
  *
  * Faults (`injectFault`) act on creates (posts and comments), in order, one per create; when none
  * is queued, a seeded random plan (`setRandomFaults`) may pick one, and `faultStats` counts them.
@@ -549,12 +551,12 @@ export class FakeLinkedInServer {
     }
     const sortBy = query.get('sortBy') ?? 'LAST_MODIFIED';
     if (!['LAST_MODIFIED', 'CREATED'].includes(sortBy)) return linkedInError(400, 'ILLEGAL_ARGUMENT', `Unsupported sortBy "${sortBy}"`);
-    const start = Number(query.get('start') ?? 0);
-    const count = Number(query.get('count') ?? 10);
-    if (!Number.isInteger(count) || count < 1 || count > 100) return linkedInError(400, 'ILLEGAL_ARGUMENT', 'count must be between 1 and 100');
+    const window = pageWindow(query);
+    if (!window.ok) return window.answer;
+    const { start, count } = window;
     const newestFirst = this.postsBy(author).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
     const elements = newestFirst.slice(start, start + count).map(renderPost);
-    return { status: 200, body: { paging: { start, count, links: [], total: newestFirst.length }, elements } };
+    return { status: 200, body: { paging: paging(req, start, count, newestFirst.length), elements } };
   }
 
   // --- comments -------------------------------------------------------------------------------
@@ -599,14 +601,13 @@ export class FakeLinkedInServer {
     const postUrn = this.encodedPathUrn(req);
     if (!postUrn.ok) return postUrn.answer;
     if (!this.store.some((p) => p.urn === postUrn.urn)) return notFound(postUrn.urn);
-    const query = searchParams(req);
-    const start = Number(query.get('start') ?? 0);
-    const count = Number(query.get('count') ?? 10);
-    if (!Number.isInteger(count) || count < 1 || count > 100) return linkedInError(400, 'ILLEGAL_ARGUMENT', 'count must be between 1 and 100');
+    const window = pageWindow(searchParams(req));
+    if (!window.ok) return window.answer;
+    const { start, count } = window;
     // Oldest first: the order is not documented, and this one makes a client page or ask for enough.
     const oldestFirst = this.commentStore.filter((c) => c.postUrn === postUrn.urn);
     const elements = oldestFirst.slice(start, start + count).map(renderComment);
-    return { status: 200, body: { paging: { start, count, links: [], total: oldestFirst.length }, elements } };
+    return { status: 200, body: { paging: paging(req, start, count, oldestFirst.length), elements } };
   }
 
   /** Rest.li 2.0 wants URNs in paths URL-encoded; a raw "urn:li:…" segment is refused. */
@@ -625,6 +626,32 @@ function bearerToken(req: Request): string | undefined {
 
 function searchParams(req: Request): URLSearchParams {
   return new URL(req.originalUrl, 'http://fake.invalid').searchParams;
+}
+
+/** `start` (default 0, from 0) and `count` (default 10, 1..100) of a Rest.li collection request. */
+function pageWindow(query: URLSearchParams): { ok: true; start: number; count: number } | { ok: false; answer: Answer } {
+  const start = Number(query.get('start') ?? 0);
+  const count = Number(query.get('count') ?? 10);
+  if (!Number.isInteger(start) || start < 0) return { ok: false, answer: linkedInError(400, 'ILLEGAL_ARGUMENT', 'start must be a non-negative integer') };
+  if (!Number.isInteger(count) || count < 1 || count > 100) return { ok: false, answer: linkedInError(400, 'ILLEGAL_ARGUMENT', 'count must be between 1 and 100') };
+  return { ok: true, start, count };
+}
+
+/**
+ * Rest.li's paging: start, count, total, and `links` to the previous and next pages (the request's
+ * own path and parameters with another start), a `next` link only while more elements follow.
+ */
+function paging(req: Request, start: number, count: number, total: number): Record<string, unknown> {
+  const link = (rel: 'prev' | 'next', at: number): Record<string, string> => {
+    const url = new URL(req.originalUrl, 'http://fake.invalid');
+    url.searchParams.set('start', String(at));
+    url.searchParams.set('count', String(count));
+    return { rel, type: 'application/json', href: `${url.pathname}?${url.searchParams}` };
+  };
+  const links: Array<Record<string, string>> = [];
+  if (start > 0) links.push(link('prev', Math.max(0, start - count)));
+  if (start + count < total) links.push(link('next', start + count));
+  return { start, count, links, total };
 }
 
 function renderPost(post: FakeLinkedInPost): Record<string, unknown> {

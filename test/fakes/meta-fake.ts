@@ -10,6 +10,9 @@
  *   on every answer;
  * - Pages: feed posts `<page>_<post>`, comments, `permalink_url`, duplicate status 506 for the same
  *   message on the same Page within a window;
+ * - lists (feed, comments, media) page as the Graph API does: `limit` (25 by default, 100 at most),
+ *   `since`/`until` (Unix seconds or a date), `after`/`before` cursors, and `paging.next` only while
+ *   more items follow;
  * - Instagram: containers IN_PROGRESS → FINISHED after `processingDelayMs` (ERROR for an image URL
  *   containing "broken", EXPIRED after 24 h or on `expireContainer`), PUBLISHED after media_publish;
  *   media_publish of anything but a FINISHED container is refused; the daily publishing quota counts
@@ -164,6 +167,8 @@ interface IgAccount {
 /** One Graph call, parsed: `/<version>/<id>[/<edge>]`, parameters from query and body. */
 interface GraphCall {
   method: string;
+  /** The request's URL up to its path (`http://host/v21.0/<id>/<edge>`), for paging links. */
+  url: string;
   id: string;
   edge?: string;
   params: Record<string, string>;
@@ -312,11 +317,68 @@ function selectFields(type: NodeType, node: Record<string, unknown>, requested: 
   return { status: 200, body: out };
 }
 
-function listAnswer(items: Array<Record<string, unknown>>, limitParam: string | undefined): Answer {
-  const limit = Math.min(Math.max(Number(limitParam ?? 25) || 25, 1), 100);
-  const data = items.slice(0, limit);
-  const cursors = { before: Buffer.from('0').toString('base64'), after: Buffer.from(String(data.length)).toString('base64') };
-  return { status: 200, body: { data, paging: { cursors } } };
+/** What a list edge pages through: items with an id, in the edge's order, created at a time. */
+interface Listed {
+  id: string;
+  createdAt: Date;
+}
+
+/** A cursor as Meta makes them: opaque base64; here, of the id of the item it points at. */
+const encodeCursor = (id: string): string => Buffer.from(id, 'utf8').toString('base64');
+const decodeCursor = (cursor: string): string => Buffer.from(cursor, 'base64').toString('utf8');
+
+/**
+ * `since`/`until` (time-based paging): a Unix timestamp, or a date `strtotime` would read (here,
+ * what Date.parse reads). Undefined when absent, NaN when unreadable.
+ */
+function timeParam(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^-?\d+$/.test(value)) return Number(value);
+  const parsed = Date.parse(value);
+  return Number.isNaN(parsed) ? Number.NaN : Math.floor(parsed / 1000);
+}
+
+/**
+ * One page of a list edge, as the Graph API pages: `since` and `until` (inclusive, in seconds) keep
+ * the items created in that range; `limit` (default 25, at most 100) items follow the `after` cursor
+ * (or precede the `before` one); `paging.cursors` point at the page's first and last items, and
+ * `paging.next` / `paging.previous` (the same request with another cursor, never the token) are there
+ * only when more items follow or precede. An empty page is `{ data: [] }`.
+ */
+function listAnswer<T extends Listed>(call: GraphCall, ordered: T[], render: (item: T) => Answer): Answer {
+  const { since: sinceParam, until: untilParam, after, before } = call.params;
+  const since = timeParam(sinceParam);
+  const until = timeParam(untilParam);
+  if (Number.isNaN(since)) return invalidParameter(`The parameter since must be a Unix timestamp or a strtotime date: ${sinceParam}`);
+  if (Number.isNaN(until)) return invalidParameter(`The parameter until must be a Unix timestamp or a strtotime date: ${untilParam}`);
+  const seconds = (item: T): number => Math.floor(item.createdAt.getTime() / 1000);
+  const inRange = ordered.filter((item) => (since === undefined || seconds(item) >= since) && (until === undefined || seconds(item) <= until));
+  const limit = Math.min(Math.max(Number(call.params.limit ?? 25) || 25, 1), 100);
+  let first = 0;
+  if (after !== undefined || before !== undefined) {
+    const at = inRange.findIndex((item) => item.id === decodeCursor(after ?? before ?? ''));
+    if (at < 0) return invalidParameter(`The cursor ${after ?? before ?? ''} is invalid or no longer points at an item of this list`);
+    first = after !== undefined ? at + 1 : Math.max(0, at - limit);
+  }
+  const last = before !== undefined && after === undefined ? inRange.findIndex((item) => item.id === decodeCursor(before)) : first + limit;
+  const items = inRange.slice(first, last);
+  const data: unknown[] = [];
+  for (const item of items) {
+    const rendered = render(item);
+    if (rendered.status !== 200) return rendered;
+    data.push(rendered.body);
+  }
+  if (items.length === 0) return { status: 200, body: { data } };
+  const link = (cursor: 'after' | 'before', id: string): string => {
+    const params = new URLSearchParams(Object.entries(call.params).filter(([key]) => !['access_token', 'after', 'before'].includes(key)));
+    params.set('limit', String(limit));
+    params.set(cursor, encodeCursor(id));
+    return `${call.url}?${params}`;
+  };
+  const paging: Record<string, unknown> = { cursors: { before: encodeCursor(items[0]!.id), after: encodeCursor(items.at(-1)!.id) } };
+  if (first > 0) paging.previous = link('before', items[0]!.id);
+  if (first + items.length < inRange.length) paging.next = link('after', items.at(-1)!.id);
+  return { status: 200, body: { data, paging } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -507,7 +569,8 @@ export class FakeMetaGraphServer {
     const grant = this.grants.get(token);
     if (!grant) return invalidToken();
     if (grant.expired) return expiredToken(this.now());
-    return { method: req.method, id, edge, params, grant, receivedAt };
+    const url = `${req.protocol}://${req.get('host') ?? 'localhost'}${path}`;
+    return { method: req.method, url, id, edge, params, grant, receivedAt };
   }
 
   private reply(res: Response, answer: Answer, owner: { id: string; type: 'pages' | 'instagram' } | undefined, regainAfterMinutes = 0): void {
@@ -623,13 +686,7 @@ export class FakeMetaGraphServer {
     const refused = this.pageFor(call);
     if (refused) return refused;
     const newestFirst = this.posts.filter((p) => p.pageId === call.id).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-    const items: Array<Record<string, unknown>> = [];
-    for (const post of newestFirst) {
-      const selected = selectFields('PagePost', this.renderPost(post), call.params.fields, ['message', 'created_time']);
-      if (selected.status !== 200) return selected;
-      items.push(selected.body as Record<string, unknown>);
-    }
-    return listAnswer(items, call.params.limit);
+    return listAnswer(call, newestFirst, (post) => selectFields('PagePost', this.renderPost(post), call.params.fields, ['message', 'created_time']));
   }
 
   private readComments(call: GraphCall): Answer {
@@ -639,13 +696,10 @@ export class FakeMetaGraphServer {
     const order = call.params.order ?? 'chronological';
     if (order !== 'chronological' && order !== 'reverse_chronological') return invalidParameter(`Unsupported order "${order}"`);
     const ofPost = this.comments.filter((c) => c.postId === post.id);
-    const items: Array<Record<string, unknown>> = [];
-    for (const comment of order === 'chronological' ? ofPost : ofPost.reverse()) {
-      const selected = selectFields('Comment', this.renderComment(comment), call.params.fields, ['message', 'created_time', 'from']);
-      if (selected.status !== 200) return selected;
-      items.push(selected.body as Record<string, unknown>);
-    }
-    return listAnswer(items, call.params.limit);
+    const ordered = order === 'chronological' ? ofPost : ofPost.reverse();
+    return listAnswer(call, ordered, (comment) =>
+      selectFields('Comment', this.renderComment(comment), call.params.fields, ['message', 'created_time', 'from']),
+    );
   }
 
   private renderPost(post: FakePagePost): Record<string, unknown> {
@@ -788,13 +842,7 @@ export class FakeMetaGraphServer {
     const found = this.igAccountFor(call);
     if ('refused' in found) return found.refused;
     const newestFirst = this.media.filter((m) => m.igId === call.id).sort((a, b) => b.publishedAt.getTime() - a.publishedAt.getTime());
-    const items: Array<Record<string, unknown>> = [];
-    for (const media of newestFirst) {
-      const selected = selectFields('IGMedia', renderMedia(media), call.params.fields, ['id']);
-      if (selected.status !== 200) return selected;
-      items.push(selected.body as Record<string, unknown>);
-    }
-    return listAnswer(items, call.params.limit);
+    return listAnswer(call, newestFirst, (media) => selectFields('IGMedia', renderMedia(media), call.params.fields, ['id']));
   }
 
   private readPublishingLimit(call: GraphCall): Answer {

@@ -11,6 +11,9 @@
  *   `&`, `<`, `>` are HTML-escaped. `FakeTweet.text` keeps the text exactly as submitted.
  * - Ids are 19-digit strings beyond Number.MAX_SAFE_INTEGER: compare them as strings/BigInt.
  * - Problem bodies are sent as `application/problem+json`.
+ * - The user timeline pages with `max_results` and `next_token`/`pagination_token`, and keeps
+ *   `start_time`/`end_time` to the second; a start_time later than the request or before
+ *   2010-11-06T00:00:00Z is refused (400), as X does.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -416,6 +419,8 @@ class WindowCounter {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ANONYMOUS = '-';
+/** The earliest start_time X accepts ("Minimum allowable time is 2010-11-06T00:00:00Z"). */
+const X_EARLIEST_TIME_MS = Date.parse('2010-11-06T00:00:00Z');
 
 type Identity = { kind: 'user'; userId: string } | { kind: 'app' };
 
@@ -726,6 +731,8 @@ export class FakeXServer {
     if (!this.authorizeRead(req, res, 'timeline')) return;
     const query = this.schemas.validateQuery('/2/users/{id}/tweets', { id: String(req.params.id) }, this.searchParams(req));
     if (!query.ok) return send(res, query.answer);
+    const timeProblem = this.timeRangeProblem(query.values as TimelineQuery);
+    if (timeProblem) return send(res, timeProblem);
     const userId = String(req.params.id);
     if (!this.usernames.has(userId)) return send(res, { status: 200, body: { errors: [notFoundError('user', userId)] } });
     const { page, nextToken } = this.timelinePage(userId, query.values as TimelineQuery);
@@ -733,6 +740,23 @@ export class FakeXServer {
     if (page.length === 0) return send(res, { status: 200, body: { meta: { result_count: 0 } } });
     const meta = { result_count: page.length, newest_id: page[0]!.id, oldest_id: page.at(-1)!.id, next_token: nextToken };
     send(res, { status: 200, body: { data: page.map((t) => this.renderTweet(t, fields)), meta } });
+  }
+
+  /**
+   * X's rules for the time range of a timeline (the schema only says "date-time"): nothing before
+   * 2010-11-06T00:00:00Z, no start_time later than the request (unsure: X's exact threshold), and a
+   * start_time before the end_time. Times are read to the second, X's granularity.
+   */
+  private timeRangeProblem(q: TimelineQuery): Answer | undefined {
+    const start = q.start_time === undefined ? undefined : Date.parse(q.start_time);
+    const end = q.end_time === undefined ? undefined : Date.parse(q.end_time);
+    const invalid = (name: 'start_time' | 'end_time', value: string, why: string): Answer =>
+      invalidParam(name, [value], `Invalid '${name}':'${value}'. '${name}' ${why}`);
+    if (start !== undefined && start < X_EARLIEST_TIME_MS) return invalid('start_time', q.start_time!, 'must be on or after 2010-11-06T00:00Z');
+    if (end !== undefined && end < X_EARLIEST_TIME_MS + 1000) return invalid('end_time', q.end_time!, 'must be on or after 2010-11-06T00:00:01Z');
+    if (start !== undefined && Math.floor(start / 1000) > Math.floor(this.now() / 1000)) return invalid('start_time', q.start_time!, 'must be on or before the time of the request');
+    if (start !== undefined && end !== undefined && start >= end) return invalid('end_time', q.end_time!, "must be after 'start_time'");
+    return undefined;
   }
 
   private timelinePage(userId: string, q: TimelineQuery): { page: FakeTweet[]; nextToken?: string } {
@@ -743,8 +767,8 @@ export class FakeXServer {
       .filter((t) => BigInt(t.id) > after(q.since_id))
       .filter((t) => q.until_id === undefined || BigInt(t.id) < BigInt(q.until_id))
       .filter((t) => before === undefined || BigInt(t.id) <= before)
-      .filter((t) => q.start_time === undefined || t.createdAt.getTime() >= Date.parse(q.start_time))
-      .filter((t) => q.end_time === undefined || t.createdAt.getTime() <= Date.parse(q.end_time))
+      .filter((t) => q.start_time === undefined || wholeSecond(t.createdAt) >= wholeSecond(new Date(q.start_time)))
+      .filter((t) => q.end_time === undefined || wholeSecond(t.createdAt) <= wholeSecond(new Date(q.end_time)))
       .filter((t) => !(q.exclude ?? []).includes('replies') || t.inReplyToTweetId === undefined);
     const max = q.max_results ?? 10;
     const next = matching[max];
@@ -789,6 +813,11 @@ export class FakeXServer {
     }
     return root;
   }
+}
+
+/** X keeps and compares times in whole seconds (both ends of a range are inclusive). */
+function wholeSecond(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
 }
 
 /** next_token is the base36 id of the first tweet of the next page. */

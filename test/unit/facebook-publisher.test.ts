@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { FakeMetaGraphServer } from '../fakes/meta-fake';
 import { FacebookPublisher, type FacebookPublisherOptions } from '../../src/platforms/facebook';
 import { classifyGraphError, regainAccessMs } from '../../src/platforms/meta-graph';
@@ -294,6 +296,130 @@ describe('FacebookPublisher.findPublished', () => {
     const err = await failureOf(publisher.findPublished(credentials('EAAG-unknown'), part('x')), 'EAAG-unknown');
 
     expect(err.failureClass).toBe('auth');
+  });
+});
+
+describe('FacebookPublisher.findPublished on a busy Page (bounded by time, paginated)', () => {
+  /** The list requests' query parameters, as sent (the fake's log keeps paths only). */
+  function listings(spy: jest.SpiedFunction<typeof fetch>, pathEnd: string): Array<Record<string, string>> {
+    return spy.mock.calls
+      .filter(([, init]) => (init?.method ?? 'GET') === 'GET')
+      .map(([input]) => new URL(String(input)))
+      .filter((url) => url.pathname.endsWith(pathEnd))
+      .map((url) => Object.fromEntries(url.searchParams));
+  }
+
+  async function postMany(count: number, prefix: string): Promise<void> {
+    for (let i = 0; i < count; i++) await publisher.publishPart(credentials(), part(`${prefix} ${i}`));
+  }
+
+  async function readersComment(rootId: string, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const body = new URLSearchParams({ message: `reader comment ${i}` });
+      await fetch(`${baseUrl}/${VERSION}/${rootId}/comments`, { method: 'POST', headers: { Authorization: `Bearer ${PAGE_TOKEN}` }, body });
+    }
+  }
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('when the post is older than the Page\'s newest 100 posts but newer than notBefore, then findPublished follows the after cursor and finds it', async () => {
+    const posted = await publisher.publishPart(credentials(), part('the lost post'));
+    clock += 1_000;
+    await postMany(130, 'a later post');
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), part('the lost post', { notBefore: new Date(START) }));
+
+    expect(found).toEqual(posted);
+    const feed = listings(spy, '/feed');
+    expect(feed).toHaveLength(2);
+    expect(feed[0]).toEqual({ fields: 'id,message,created_time,from', limit: '100', since: String(START / 1000 - 6) });
+    expect(feed[1]).toEqual({ ...feed[0], after: expect.any(String) });
+  });
+
+  it('when the post predates notBefore by more than the skew, then it is not found, and since kept Facebook from listing the older posts at all', async () => {
+    await publisher.publishPart(credentials(), part('an old post'));
+    await postMany(150, 'another old post');
+    clock = START + 10 * 60_000;
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), part('an old post', { notBefore: new Date(clock) }));
+
+    expect(found).toBeNull();
+    expect(listings(spy, '/feed')).toHaveLength(1);
+  });
+
+  it('when the pagination bound is reached while Facebook still has a next page, then it is an unknown outcome, not "not there"', async () => {
+    await publisher.publishPart(credentials(), part('the lost post'));
+    clock += 1_000;
+    await postMany(100, 'a later post');
+
+    const err = await failureOf(newPublisher({ lookupMaxPages: 1 }).findPublished(credentials(), part('the lost post', { notBefore: new Date(START) })));
+
+    expect(err.failureClass).toBe('unknown_outcome');
+    expect(err.mayHavePosted).toBe(true);
+  });
+
+  it('when the feed since notBefore ends within the bound without the part, then it is certainly not there (null)', async () => {
+    await postMany(120, 'a later post');
+
+    await expect(newPublisher({ lookupMaxPages: 2 }).findPublished(credentials(), part('never sent', { notBefore: new Date(START) }))).resolves.toBeNull();
+  });
+
+  it('when more than 100 readers commented after our lost comment, then findPublished pages newest first with since and finds it', async () => {
+    const root = await publisher.publishPart(credentials(), part('root'));
+    const comment = part('the rest of our post', { partIndex: 1, partCount: 2, rootPlatformPostId: root.platformPostId, notBefore: new Date(START) });
+    fake.injectFault({ kind: 'ambiguous_500' });
+    await failureOf(publisher.publishPart(credentials(), comment));
+    clock += 1_000;
+    await readersComment(root.platformPostId, 120);
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), comment);
+
+    expect(found?.platformPostId).toBe(fake.pageComments[0]!.id);
+    const comments = listings(spy, '/comments');
+    expect(comments).toHaveLength(2);
+    expect(comments[0]).toEqual({ fields: 'id,message,created_time,from', limit: '100', since: String(START / 1000 - 6), order: 'reverse_chronological' });
+    expect(comments[1]).toEqual({ ...comments[0], after: expect.any(String) });
+  });
+
+  it('when a page links its next page without cursors (time-based paging), then the next link\'s parameters are followed, never its token', async () => {
+    const asked: Array<{ path: string; query: Record<string, string>; authorization?: string }> = [];
+    const stub = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://stub.invalid');
+      asked.push({ path: url.pathname, query: Object.fromEntries(url.searchParams), authorization: req.headers.authorization });
+      const item = (id: string, message: string): Record<string, unknown> => ({ id, message, created_time: '2025-03-01T12:00:00+0000', from: { id: PAGE } });
+      let body: unknown;
+      if (!url.pathname.endsWith('/feed')) body = { id: url.pathname.split('/').at(-1), permalink_url: 'https://www.facebook.com/found' };
+      else if (url.searchParams.has('until')) body = { data: [item(`${PAGE}_2`, 'the lost post')] };
+      else body = { data: [item(`${PAGE}_1`, 'another post')], paging: { next: `https://graph.facebook.com/${VERSION}/${PAGE}/feed?access_token=EAAG-leaked&limit=100&until=1740830000&__paging_token=tok` } };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    try {
+      const stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+
+      const found = await newPublisher({ baseUrl: stubUrl }).findPublished(credentials(), part('the lost post', { notBefore: new Date(START) }));
+
+      expect(found).toEqual({ platformPostId: `${PAGE}_2`, url: 'https://www.facebook.com/found' });
+      expect(asked[1]).toEqual({ path: `/${VERSION}/${PAGE}/feed`, query: { limit: '100', until: '1740830000', __paging_token: 'tok' }, authorization: `Bearer ${PAGE_TOKEN}` });
+    } finally {
+      await new Promise((resolve) => stub.close(resolve));
+    }
+  });
+
+  it('when the comments run past the pagination bound without the part, then it is an unknown outcome', async () => {
+    const root = await publisher.publishPart(credentials(), part('root'));
+    await readersComment(root.platformPostId, 101);
+    const comment = part('never sent', { partIndex: 1, partCount: 2, rootPlatformPostId: root.platformPostId, notBefore: new Date(START) });
+
+    const err = await failureOf(newPublisher({ lookupMaxPages: 1 }).findPublished(credentials(), comment));
+
+    expect(err.failureClass).toBe('unknown_outcome');
+    await expect(publisher.findPublished(credentials(), comment)).resolves.toBeNull();
   });
 });
 

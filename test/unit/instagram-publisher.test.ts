@@ -300,6 +300,79 @@ describe('InstagramPublisher.findPublished', () => {
   });
 });
 
+describe('InstagramPublisher.findPublished on a busy account (bounded by time, paginated)', () => {
+  /** The media list requests' query parameters, as sent (the fake's log keeps paths only). */
+  function mediaListings(spy: jest.SpiedFunction<typeof fetch>): Array<Record<string, string>> {
+    return spy.mock.calls
+      .filter(([, init]) => (init?.method ?? 'GET') === 'GET')
+      .map(([input]) => new URL(String(input)))
+      .filter((url) => url.pathname.endsWith(`/${IG}/media`))
+      .map((url) => Object.fromEntries(url.searchParams));
+  }
+
+  /** Publishes straight on the fake (container, processing, media_publish); the clock moves 1.5 s each. */
+  async function publishMany(count: number, prefix: string): Promise<void> {
+    const headers = { Authorization: `Bearer ${TOKEN}` };
+    for (let i = 0; i < count; i++) {
+      const body = new URLSearchParams({ image_url: IMAGE, caption: `${prefix} ${i}` });
+      const container = (await (await fetch(`${baseUrl}/${VERSION}/${IG}/media`, { method: 'POST', headers, body })).json()) as { id: string };
+      clock += 1500;
+      await fetch(`${baseUrl}/${VERSION}/${IG}/media_publish`, { method: 'POST', headers, body: new URLSearchParams({ creation_id: container.id }) });
+    }
+  }
+
+  beforeEach(async () => {
+    await fake.stop();
+    await startFake({}, 1000);
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('when the media is older than the account\'s newest 100 but newer than notBefore, then findPublished follows the after cursor and finds it', async () => {
+    const published = await publishToTheEnd();
+    await publishMany(130, 'a later post');
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), part({ notBefore: new Date(START) }));
+
+    expect(found).toEqual(published);
+    const listings = mediaListings(spy);
+    expect(listings).toHaveLength(2);
+    expect(listings[0]).toEqual({ fields: 'id,caption,timestamp,permalink', limit: '100', since: String(START / 1000 - 6) });
+    expect(listings[1]).toEqual({ ...listings[0], after: expect.any(String) });
+  });
+
+  it('when the media predates notBefore by more than the skew, then it is not found, and since kept Instagram from listing it at all', async () => {
+    await publishToTheEnd();
+    await publishMany(120, 'another old post');
+    clock += 10 * 60_000;
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), part({ notBefore: new Date(clock) }));
+
+    expect(found).toBeNull();
+    expect(mediaListings(spy)).toHaveLength(1);
+  });
+
+  it('when the pagination bound is reached while Instagram still has a next page, then it is an unknown outcome, not "not there"', async () => {
+    await publishToTheEnd();
+    await publishMany(100, 'a later post');
+
+    const err = await failureOf(newPublisher({ lookupMaxPages: 1 }).findPublished(credentials(), part({ notBefore: new Date(START) })));
+
+    expect(err.failureClass).toBe('unknown_outcome');
+    expect(err.mayHavePosted).toBe(true);
+  });
+
+  it('when the media since notBefore end within the bound without the part, then it is certainly not there (null)', async () => {
+    await publishMany(120, 'a later post');
+
+    await expect(newPublisher({ lookupMaxPages: 2 }).findPublished(credentials(), part({ notBefore: new Date(START) }))).resolves.toBeNull();
+  });
+});
+
 describe('InstagramPublisher.split and validate', () => {
   it('when the caption is long, then it is still exactly one part (Instagram has no threads), flagged too long past 2200', () => {
     const { parts, warnings } = publisher.split('word '.repeat(500), { numbering: true });

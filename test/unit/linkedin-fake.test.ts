@@ -292,7 +292,9 @@ describe('FakeLinkedInServer: comments and listings', () => {
 
     expect(byDefault.elements).toHaveLength(10);
     expect(byDefault.paging).toMatchObject({ start: 0, count: 10, total: 12 });
+    expect(byDefault.paging.links).toEqual([{ rel: 'next', type: 'application/json', href: expect.stringContaining('start=10') }]);
     expect(second.elements.map((c: any) => c.message.text)).toEqual(['c10', 'c11']);
+    expect(second.paging.links.map((l: any) => l.rel)).toEqual(['prev']);
   });
 
   it('when the author\'s posts are listed (q=author), then they come newest first with commentary as stored, limited by count', async () => {
@@ -306,6 +308,42 @@ describe('FakeLinkedInServer: comments and listings', () => {
     expect(body.elements).toHaveLength(1);
     expect(body.elements[0]).toMatchObject({ id: fake.posts[1]!.urn, author: MEMBER, commentary: 'newer \\(escaped\\)', createdAt: START + 60_000 });
     expect(body.paging).toMatchObject({ start: 0, count: 1, total: 2 });
+  });
+
+  it('when a listing has more than one page, then paging has start, count, total and Rest.li links: next while more follow, prev after the first page', async () => {
+    for (let i = 0; i < 5; i++) {
+      await createPost(`post ${i}`);
+      clock += 1000;
+    }
+    const url = (start: number): string =>
+      `${baseUrl}/rest/posts?${new URLSearchParams({ author: MEMBER, q: 'author', count: '2', sortBy: 'LAST_MODIFIED', start: String(start) })}`;
+
+    const first = await json(await fetch(url(0), { headers: headers() }));
+    const middle = await json(await fetch(url(2), { headers: headers() }));
+    const last = await json(await fetch(url(4), { headers: headers() }));
+    const beyond = await json(await fetch(url(6), { headers: headers() }));
+
+    expect(first.elements.map((p: any) => p.commentary)).toEqual(['post 4', 'post 3']);
+    expect(first.paging).toEqual({
+      start: 0,
+      count: 2,
+      total: 5,
+      links: [{ rel: 'next', type: 'application/json', href: expect.stringMatching(/^\/rest\/posts\?.*start=2/) }],
+    });
+    expect(middle.paging.links.map((l: any) => l.rel)).toEqual(['prev', 'next']);
+    expect(new URL(middle.paging.links[1].href, baseUrl).searchParams.get('author')).toBe(MEMBER);
+    expect(last.elements.map((p: any) => p.commentary)).toEqual(['post 0']);
+    expect(last.paging.links.map((l: any) => l.rel)).toEqual(['prev']);
+    expect(beyond.elements).toEqual([]);
+  });
+
+  it('when start or count is not a valid page window, then it answers 400', async () => {
+    const query = (extra: Record<string, string>): string => `${baseUrl}/rest/posts?${new URLSearchParams({ author: MEMBER, q: 'author', ...extra })}`;
+
+    expect((await fetch(query({ start: '-1' }), { headers: headers() })).status).toBe(400);
+    expect((await fetch(query({ start: 'x' }), { headers: headers() })).status).toBe(400);
+    expect((await fetch(query({ count: '101' }), { headers: headers() })).status).toBe(400);
+    expect((await fetch(query({ count: '100' }), { headers: headers() })).status).toBe(200);
   });
 
   it('when the listing lacks q=author or names someone else, then it refuses (400, 403)', async () => {

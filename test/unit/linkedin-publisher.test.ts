@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { FakeLinkedInServer } from '../fakes/linkedin-fake';
 import {
   LinkedInPublisher,
@@ -468,6 +470,139 @@ describe('LinkedInPublisher.findPublished', () => {
     const err = await failureOf(publisher.findPublished(credentials(revoked), part('x')), revoked);
 
     expect(err.failureClass).toBe('auth');
+  });
+});
+
+describe('LinkedInPublisher.findPublished on a busy account (bounded by time, paginated)', () => {
+  /** The listing requests' query parameters, as sent (the fake's log keeps paths only). */
+  function listings(spy: jest.SpiedFunction<typeof fetch>, pathEnd: string): URLSearchParams[] {
+    return spy.mock.calls
+      .filter(([, init]) => (init?.method ?? 'GET') === 'GET')
+      .map(([input]) => new URL(String(input)))
+      .filter((url) => url.pathname.endsWith(pathEnd))
+      .map((url) => url.searchParams);
+  }
+
+  async function postMany(count: number, prefix: string): Promise<void> {
+    for (let i = 0; i < count; i++) await publisher.publishPart(credentials(), part(`${prefix} ${i}`));
+  }
+
+  async function readersComment(rootUrn: string, count: number): Promise<void> {
+    const readers = newPublisher();
+    for (let i = 0; i < count; i++) {
+      await readers.publishPart(credentials(OTHER_TOKEN, OTHER_MEMBER), part(`a reader's comment ${i}`, { partIndex: 1, partCount: 2, rootPlatformPostId: rootUrn }));
+    }
+  }
+
+  beforeEach(async () => {
+    await fake.stop();
+    fake = new FakeLinkedInServer({ now: () => clock, dailyPostLimit: 1000 });
+    baseUrl = await fake.start();
+    fake.addAuthor(MEMBER, TOKEN);
+    fake.addAuthor(OTHER_MEMBER, OTHER_TOKEN);
+    publisher = newPublisher();
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('when the post is older than the author\'s newest 100 posts but newer than notBefore, then findPublished pages with start and finds it', async () => {
+    const posted = await publisher.publishPart(credentials(), part('the lost post'));
+    clock += 1_000;
+    await postMany(130, 'a later post');
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), part('the lost post', { notBefore: new Date(START) }));
+
+    expect(found).toEqual(posted);
+    const queries = listings(spy, '/rest/posts').map((q) => Object.fromEntries(q));
+    expect(queries).toEqual([
+      { author: MEMBER, q: 'author', count: '100', sortBy: 'LAST_MODIFIED', start: '0' },
+      { author: MEMBER, q: 'author', count: '100', sortBy: 'LAST_MODIFIED', start: '100' },
+    ]);
+  });
+
+  it('when a whole page of posts predates notBefore by more than the skew, then the search stops there: the older post is not this part', async () => {
+    await publisher.publishPart(credentials(), part('an old post'));
+    await postMany(150, 'another old post');
+    clock = START + 10 * 60_000;
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), part('an old post', { notBefore: new Date(clock) }));
+
+    expect(found).toBeNull();
+    expect(listings(spy, '/rest/posts')).toHaveLength(1);
+  });
+
+  it('when the pagination bound is reached before the posts since notBefore end, then it is an unknown outcome, not "not there"', async () => {
+    await publisher.publishPart(credentials(), part('the lost post'));
+    clock += 1_000;
+    await postMany(100, 'a later post');
+
+    const err = await failureOf(newPublisher({ lookupMaxPages: 1 }).findPublished(credentials(), part('the lost post', { notBefore: new Date(START) })));
+
+    expect(err.failureClass).toBe('unknown_outcome');
+    expect(err.mayHavePosted).toBe(true);
+  });
+
+  it('when the author\'s posts end within the bound without the part, then it is certainly not there (null)', async () => {
+    await postMany(120, 'a later post');
+
+    await expect(newPublisher({ lookupMaxPages: 2 }).findPublished(credentials(), part('never sent', { notBefore: new Date(START) }))).resolves.toBeNull();
+  });
+
+  it('when the lost comment comes after more than 100 readers\' comments, then findPublished pages through the comments and finds it', async () => {
+    const root = await publisher.publishPart(credentials(), part('root'));
+    await readersComment(root.platformPostId, 120);
+    const comment = part('our lost comment', { partIndex: 1, partCount: 2, rootPlatformPostId: root.platformPostId, notBefore: new Date(START) });
+    fake.injectFault({ kind: 'accept_then_drop' });
+    await failureOf(publisher.publishPart(credentials(), comment));
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), comment);
+
+    expect(found?.platformPostId).toBe(fake.comments.at(-1)!.urn);
+    expect(listings(spy, '/comments').map((q) => Object.fromEntries(q))).toEqual([
+      { start: '0', count: '100' },
+      { start: '100', count: '100' },
+    ]);
+  });
+
+  it('when LinkedIn answers a short page with a next link, then the next page starts where the link says, not after the short page', async () => {
+    const starts: string[] = [];
+    const stub = createServer((req, res) => {
+      const start = new URL(req.url ?? '/', 'http://stub.invalid').searchParams.get('start') ?? '';
+      starts.push(start);
+      const post = (id: number, commentary: string): Record<string, unknown> => ({ id: `urn:li:share:${id}`, author: MEMBER, commentary, createdAt: START, lastModifiedAt: START });
+      const body =
+        start === '0'
+          ? { elements: [post(1, 'first')], paging: { start: 0, count: 100, links: [{ rel: 'next', type: 'application/json', href: '/rest/posts?q=author&start=100&count=100' }] } }
+          : { elements: [post(2, 'the lost post')], paging: { start: 100, count: 100, links: [{ rel: 'prev', type: 'application/json', href: '/rest/posts?q=author&start=0&count=100' }] } };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    try {
+      const stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+
+      const found = await newPublisher({ baseUrl: stubUrl }).findPublished(credentials(), part('the lost post', { notBefore: new Date(START) }));
+
+      expect(found?.platformPostId).toBe('urn:li:share:2');
+      expect(starts).toEqual(['0', '100']);
+    } finally {
+      await new Promise((resolve) => stub.close(resolve));
+    }
+  });
+
+  it('when the comments run past the pagination bound without the part, then it is an unknown outcome', async () => {
+    const root = await publisher.publishPart(credentials(), part('root'));
+    await readersComment(root.platformPostId, 101);
+    const comment = part('our lost comment', { partIndex: 1, partCount: 2, rootPlatformPostId: root.platformPostId, notBefore: new Date(START) });
+
+    const err = await failureOf(newPublisher({ lookupMaxPages: 1 }).findPublished(credentials(), comment));
+
+    expect(err.failureClass).toBe('unknown_outcome');
+    await expect(publisher.findPublished(credentials(), comment)).resolves.toBeNull();
   });
 });
 

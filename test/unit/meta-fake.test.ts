@@ -203,6 +203,75 @@ describe('FakeMetaGraphServer: Facebook Pages', () => {
     expect(body.paging.cursors).toBeDefined();
   });
 
+  it('when the feed has more than limit posts, then the after cursor pages through them and paging.next is there only while more follow', async () => {
+    for (let i = 0; i < 5; i++) {
+      await pagePost(`post ${i}`);
+      clock += 1000;
+    }
+
+    const first = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', limit: '2' });
+    const second = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', limit: '2', after: first.body.paging.cursors.after });
+    const last = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', limit: '2', after: second.body.paging.cursors.after });
+    const back = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', limit: '2', before: last.body.paging.cursors.before });
+
+    expect(first.body.data.map((p: any) => p.message)).toEqual(['post 4', 'post 3']);
+    expect(first.body.paging).not.toHaveProperty('previous');
+    const next = new URL(first.body.paging.next);
+    expect(next.pathname).toBe(`/${V}/${PAGE}/feed`);
+    expect(Object.fromEntries(next.searchParams)).toEqual({ fields: 'message', limit: '2', after: first.body.paging.cursors.after });
+    expect(second.body.data.map((p: any) => p.message)).toEqual(['post 2', 'post 1']);
+    expect(second.body.paging.previous).toEqual(expect.stringContaining('before='));
+    expect(last.body.data.map((p: any) => p.message)).toEqual(['post 0']);
+    expect(last.body.paging).not.toHaveProperty('next');
+    expect(back.body.data.map((p: any) => p.message)).toEqual(['post 2', 'post 1']);
+  });
+
+  it('when since and until are given (Unix seconds or a date), then only posts created in that range are listed, and an empty list has no paging', async () => {
+    for (let i = 0; i < 4; i++) {
+      await pagePost(`post ${i}`);
+      clock += 60_000;
+    }
+    const at = (minutes: number): string => String((START + minutes * 60_000) / 1000);
+
+    const since = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', since: at(1) });
+    const range = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', since: at(1), until: at(2) });
+    const asDate = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', since: '2025-03-01T12:02:00Z' });
+    const none = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', since: at(10) });
+    const paged = await graph('GET', `/${V}/${PAGE}/feed`, { fields: 'message', since: at(1), limit: '1' });
+    const unreadable = await graph('GET', `/${V}/${PAGE}/feed`, { since: 'not a time' });
+
+    expect(since.body.data.map((p: any) => p.message)).toEqual(['post 3', 'post 2', 'post 1']);
+    expect(range.body.data.map((p: any) => p.message)).toEqual(['post 2', 'post 1']);
+    expect(asDate.body.data.map((p: any) => p.message)).toEqual(['post 3', 'post 2']);
+    expect(none.body).toEqual({ data: [] });
+    expect(new URL(paged.body.paging.next).searchParams.get('since')).toBe(at(1));
+    expect(unreadable.body.error.code).toBe(100);
+  });
+
+  it('when a cursor does not point at an item of the list, then it answers code 100', async () => {
+    await pagePost('only');
+
+    const { body } = await graph('GET', `/${V}/${PAGE}/feed`, { after: Buffer.from('no-such-post').toString('base64') });
+
+    expect(body.error.code).toBe(100);
+  });
+
+  it('when comments are paged newest first with since, then the after cursor continues in that order within the range', async () => {
+    const post = (await pagePost('root')).body.id as string;
+    for (let i = 0; i < 5; i++) {
+      await graph('POST', `/${V}/${post}/comments`, { message: `c${i}` });
+      clock += 1000;
+    }
+    const query = { fields: 'message', order: 'reverse_chronological', limit: '2', since: String(START / 1000 + 1) };
+
+    const first = await graph('GET', `/${V}/${post}/comments`, query);
+    const second = await graph('GET', `/${V}/${post}/comments`, { ...query, after: first.body.paging.cursors.after });
+
+    expect(first.body.data.map((c: any) => c.message)).toEqual(['c4', 'c3']);
+    expect(second.body.data.map((c: any) => c.message)).toEqual(['c2', 'c1']);
+    expect(second.body.paging).not.toHaveProperty('next');
+  });
+
   it('when a post of another Page is read with this token, then it looks like it does not exist (100/33)', async () => {
     const post = (await pagePost('private')).body.id as string;
 
@@ -306,6 +375,24 @@ describe('FakeMetaGraphServer: Instagram containers and publishing', () => {
     const { body } = await graph('GET', `/${V}/${IG}/media`, { fields: 'id,caption,timestamp,permalink' }, IG_TOKEN);
 
     expect(body.data).toEqual([{ id: fake.igMedia[0]!.id, caption: 'listed', timestamp: '2025-03-01T12:00:01+0000', permalink: fake.igMedia[0]!.permalink }]);
+  });
+
+  it('when media are listed with since and limit, then the after cursor pages through the newer ones, newest first', async () => {
+    fake.addInstagramAccount(IG, IG_TOKEN, { quotaTotal: 10 });
+    for (let i = 0; i < 4; i++) {
+      const id = await newContainer('https://cdn.example.com/a.jpg', `media ${i}`);
+      clock += 1500;
+      expect((await publish(id)).status).toBe(200);
+    }
+    const since = String(Math.floor(fake.igMedia[1]!.publishedAt.getTime() / 1000));
+
+    const first = await graph('GET', `/${V}/${IG}/media`, { fields: 'caption', limit: '2', since }, IG_TOKEN);
+    const second = await graph('GET', `/${V}/${IG}/media`, { fields: 'caption', limit: '2', since, after: first.body.paging.cursors.after }, IG_TOKEN);
+
+    expect(first.body.data.map((m: any) => m.caption)).toEqual(['media 3', 'media 2']);
+    expect(first.body.paging.next).toEqual(expect.stringContaining('after='));
+    expect(second.body.data.map((m: any) => m.caption)).toEqual(['media 1']);
+    expect(second.body.paging).not.toHaveProperty('next');
   });
 
   it('when a Page token is used on the Instagram account, then it is refused', async () => {

@@ -618,6 +618,44 @@ describe('GET /2/users/:id/tweets', () => {
     expect((await get(`/2/users/${USER}/tweets?count=5`)).status).toBe(400);
   });
 
+  it('when start_time is given, then only tweets created at or after it (to the second) are listed, and next_token pages within that range', async () => {
+    const before = await created('before the range');
+    clock += 10_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push(await created(`in range ${i}`));
+    const newestFirst = [...ids].reverse();
+    const startTime = new Date(START + 10_000).toISOString().replace('.000Z', 'Z');
+
+    const page1 = (await (await get(`/2/users/${USER}/tweets?max_results=5&start_time=${startTime}`)).json()) as Json;
+    const page2 = (await (await get(`/2/users/${USER}/tweets?max_results=5&start_time=${startTime}&pagination_token=${page1.meta.next_token}`)).json()) as Json;
+    const withMillis = (await (await get(`/2/users/${USER}/tweets?start_time=2025-03-01T12:00:10.999Z`)).json()) as Json;
+
+    expect(page1.data.map((t: Json) => t.id)).toEqual(newestFirst.slice(0, 5));
+    expect(page2.data.map((t: Json) => t.id)).toEqual(newestFirst.slice(5));
+    expect(page2.meta).not.toHaveProperty('next_token');
+    expect(withMillis.data.map((t: Json) => t.id)).toEqual(newestFirst);
+    expect(withMillis.data.map((t: Json) => t.id)).not.toContain(before);
+  });
+
+  it('when start_time is later than the request, before 2010-11-06 or not before end_time, then it answers 400 invalid request naming it', async () => {
+    const future = await get(`/2/users/${USER}/tweets?start_time=2025-03-01T12:00:01Z`);
+    const ancient = await get(`/2/users/${USER}/tweets?start_time=2010-11-05T23:59:59Z`);
+    const reversed = await get(`/2/users/${USER}/tweets?start_time=2025-03-01T11:00:00Z&end_time=2025-03-01T10:00:00Z`);
+    const notADate = await get(`/2/users/${USER}/tweets?start_time=yesterday`);
+    const now = await get(`/2/users/${USER}/tweets?start_time=2025-03-01T12:00:00Z`);
+
+    expect(future.status).toBe(400);
+    expect(((await future.json()) as Json).errors[0]).toEqual({
+      parameters: { start_time: ['2025-03-01T12:00:01Z'] },
+      message: "Invalid 'start_time':'2025-03-01T12:00:01Z'. 'start_time' must be on or before the time of the request",
+    });
+    expect(ancient.status).toBe(400);
+    expect(((await ancient.json()) as Json).errors[0].message).toMatch(/must be on or after 2010-11-06T00:00Z/);
+    expect(reversed.status).toBe(400);
+    expect(notADate.status).toBe(400);
+    expect(now.status).toBe(200);
+  });
+
   it('when the token is missing, then it answers 401', async () => {
     expect((await get(`/2/users/${USER}/tweets`, null)).status).toBe(401);
   });

@@ -508,6 +508,88 @@ describe('XPublisher.findPublished', () => {
   });
 });
 
+describe('XPublisher.findPublished on a busy account (bounded by time, paginated)', () => {
+  /** The timeline requests' query parameters, as sent (the fake's log keeps paths only). */
+  function timelineQueries(spy: jest.SpiedFunction<typeof fetch>): URLSearchParams[] {
+    return spy.mock.calls.map(([input]) => new URL(String(input))).filter((url) => url.pathname.endsWith('/tweets')).map((url) => url.searchParams);
+  }
+
+  async function postMany(count: number, prefix: string): Promise<void> {
+    for (let i = 0; i < count; i++) await publisher.publishPart(credentials(), part(`${prefix} ${i}`));
+  }
+
+  beforeEach(async () => {
+    await fake.stop();
+    await startFake({ rateLimitPerWindow: 1000 });
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('when the part is older than the newest 100 posts but newer than notBefore, then findPublished still finds it on a later page', async () => {
+    const posted = await publisher.publishPart(credentials(), part('the lost part'));
+    clock += 1_000;
+    await postMany(150, 'a later post');
+    clock = START + 10 * 60_000;
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), part('the lost part', { notBefore: new Date(START) }));
+
+    expect(found).toEqual(posted);
+    const queries = timelineQueries(spy);
+    expect(queries).toHaveLength(2);
+    expect(Object.fromEntries(queries[0]!)).toEqual({
+      max_results: '100',
+      'tweet.fields': 'created_at,referenced_tweets',
+      start_time: '2025-03-01T11:59:55Z',
+    });
+    expect(queries[1]!.get('pagination_token')).toEqual(expect.any(String));
+    expect(queries[1]!.get('start_time')).toBe('2025-03-01T11:59:55Z');
+  });
+
+  it('when the post predates notBefore by more than the skew, then it is not found, and start_time kept X from listing the older posts at all', async () => {
+    await publisher.publishPart(credentials(), part('an old post'));
+    await postMany(150, 'another old post');
+    clock = START + 10 * 60_000;
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    const found = await publisher.findPublished(credentials(), part('an old post', { notBefore: new Date(START + 6_000) }));
+
+    expect(found).toBeNull();
+    expect(timelineQueries(spy)).toHaveLength(1);
+    expect(timelineQueries(spy)[0]!.get('start_time')).toBe('2025-03-01T12:00:01Z');
+  });
+
+  it('when notBefore is ahead of the clock, then start_time is a minute before now in whole seconds, which X accepts', async () => {
+    clock = START + 123;
+    const spy = jest.spyOn(globalThis, 'fetch');
+
+    await expect(publisher.findPublished(credentials(), part('x', { notBefore: new Date(START + 60_000) }))).resolves.toBeNull();
+
+    expect(timelineQueries(spy)[0]!.get('start_time')).toBe('2025-03-01T11:59:00Z');
+  });
+
+  it('when the pagination bound is reached before the posts since notBefore end, then it is an unknown outcome, not "not there"', async () => {
+    await publisher.publishPart(credentials(), part('the lost part'));
+    await postMany(100, 'a later post');
+    const bounded = new XPublisher({ baseUrl, timeoutMs: TIMEOUT_MS, now: () => clock, lookupMaxPages: 1 });
+
+    const err = await failureOf(bounded.findPublished(credentials(), part('the lost part', { notBefore: new Date(START) })));
+
+    expect(err.failureClass).toBe('unknown_outcome');
+    expect(err.mayHavePosted).toBe(true);
+    await expect(publisher.findPublished(credentials(), part('the lost part', { notBefore: new Date(START) }))).resolves.not.toBeNull();
+  });
+
+  it('when the timeline since notBefore ends within the bound without the part, then it is certainly not there (null)', async () => {
+    await postMany(120, 'a later post');
+    const bounded = new XPublisher({ baseUrl, timeoutMs: TIMEOUT_MS, now: () => clock, lookupMaxPages: 2 });
+
+    await expect(bounded.findPublished(credentials(), part('never sent', { notBefore: new Date(START) }))).resolves.toBeNull();
+  });
+});
+
 describe('PublishError', () => {
   it('when constructed, then it is an Error named PublishError carrying its class and details', () => {
     const err = new PublishError('retryable', 'try later', { retryAfterMs: 5_000, httpStatus: 429, mayHavePosted: false });
