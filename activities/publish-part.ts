@@ -82,6 +82,34 @@ export async function publishPart(deps: PublishPartDeps, publishers: Partial<Rec
   return sendOnce(attempt);
 }
 
+/** What became of a part whose run ended (terminated, timed out) without saying. */
+export type SettledPart = 'live' | 'absent' | 'not_yet';
+
+/**
+ * For the reconciler, after a run closed without recording its end: a part whose send may have
+ * reached the platform is looked up there (once its send deadline has passed) and recorded if found,
+ * so the post's final state follows the platform, not the run that was stopped.
+ */
+export async function settleUncertainPart(deps: PublishPartDeps, publishers: Partial<Record<string, Publisher>>, input: PublishPartInput): Promise<SettledPart> {
+  const ledger = new PartLedger(deps.orm);
+  const row = await ledger.read(input);
+  if (!row) return 'absent';
+  if (row.platformPostId) return 'live';
+  if (!row.sendStartedAt) return 'absent';
+  if (row.sendDeadline && row.sendDeadline.getTime() > row.dbNow.getTime()) return 'not_yet';
+  try {
+    const attempt = await prepareAttempt(deps, publishers, input, ledger, row);
+    const found = await reconcile(attempt, row.firstSentAt ?? row.sendStartedAt);
+    if (!found) return 'absent';
+    await adopt(attempt, found, true);
+    return 'live';
+  } catch (err) {
+    deps.logger.warn({ ...input, err: errorMessage(err) }, 'could not settle a part whose send may have reached the platform');
+    // The lookup gave up for good (or the account is gone): settle with what the ledger knows.
+    return err instanceof ApplicationFailure && err.nonRetryable ? 'absent' : 'not_yet';
+  }
+}
+
 /** Another attempt's request may still reach the platform: come back when its deadline has passed. */
 function waitOutAnEarlierSend(row: LedgerRow): void {
   if (!row.sendDeadline || row.sendDeadline.getTime() <= row.dbNow.getTime()) return;

@@ -8,18 +8,17 @@
  * - Open post workflows that no post row references (a restored or re-created database): ended.
  * Input and result are counts only.
  */
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { Context } from '@temporalio/activity';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Platform, PostStatus, TargetStatus } from '../src/domain/types';
-import type { Logger } from '../src/logger';
 import { truncate } from '../src/platforms/publisher';
+import type { PublisherRegistry } from '../src/platforms/publisher';
 import { startPostWorkflow } from '../src/temporal/post-workflow';
 import { publishPostWorkflowType } from '../workflows/contract';
+import { settleUncertainPart, type PublishPartDeps } from './publish-part';
 
-export interface ReconcileDeps {
-  orm: MikroORM;
-  logger: Logger;
+export interface ReconcileDeps extends PublishPartDeps {
+  publishers: PublisherRegistry;
 }
 
 export interface ReconcileInput {
@@ -100,25 +99,57 @@ async function settleClosedRuns(deps: ReconcileDeps, client: Client): Promise<nu
   const scanStartedAt = new Date();
   const query = `WorkflowType = '${publishPostWorkflowType}' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed' AND CloseTime >= '${since.toISOString()}'`;
   let settled = 0;
+  let nextSince = new Date(scanStartedAt.getTime() - CLOSED_OVERLAP_MS);
   for await (const execution of client.workflow.list({ query })) {
     heartbeat();
-    if (await settleRun(deps, client, execution)) settled += 1;
+    const outcome = await settleRun(deps, client, execution);
+    if (outcome === 'settled') settled += 1;
+    // A run whose parts cannot be settled yet keeps the watermark at or before it: the next sweep sees it again.
+    if (outcome === 'later' && execution.closeTime && execution.closeTime < nextSince) nextSince = execution.closeTime;
   }
-  await writeWatermark(deps, CLOSED_WATERMARK, new Date(scanStartedAt.getTime() - CLOSED_OVERLAP_MS));
+  await writeWatermark(deps, CLOSED_WATERMARK, nextSince);
   return settled;
 }
 
-async function settleRun(deps: ReconcileDeps, client: Client, execution: WorkflowExecutionInfo): Promise<boolean> {
+async function settleRun(deps: ReconcileDeps, client: Client, execution: WorkflowExecutionInfo): Promise<'settled' | 'later' | 'nothing'> {
   const [post] = await execute(deps, `select id, status from posts where workflow_id = ?`, [execution.workflowId]);
-  if (!post || isFinal(post.status as PostStatus)) return false;
+  if (!post || isFinal(post.status as PostStatus)) return 'nothing';
   // A reset closes one run and starts another under the same id: only the latest run speaks for the post.
   const latest = await client.workflow.getHandle(execution.workflowId).describe();
-  if (latest.runId !== execution.runId || latest.status.name === 'RUNNING' || latest.status.name === 'COMPLETED') return false;
+  if (latest.runId !== execution.runId || latest.status.name === 'RUNNING' || latest.status.name === 'COMPLETED') return 'nothing';
+  const postId = Number(post.id);
+  if (!(await settleUncertainParts(deps, postId))) return 'later';
   const how = latest.status.name === 'TERMINATED' ? 'terminated' : latest.status.name === 'CANCELLED' ? 'cancelled' : 'timed_out';
   const reason = how === 'terminated' ? await terminationReason(client, execution) : undefined;
-  await settleFromLedger(deps, Number(post.id), execution.workflowId, how, reason);
-  deps.logger.warn({ postId: Number(post.id), workflowId: execution.workflowId, how }, 'reconciler recorded the final state of a run that closed without it');
-  return true;
+  await settleFromLedger(deps, postId, execution.workflowId, how, reason);
+  deps.logger.warn({ postId, workflowId: execution.workflowId, how }, 'reconciler recorded the final state of a run that closed without it');
+  return 'settled';
+}
+
+/**
+ * A run stopped while a send was on its way: the platform may have the part although the ledger does
+ * not. Each such part is looked up once its send deadline has passed; false while any must wait.
+ */
+async function settleUncertainParts(deps: ReconcileDeps, postId: number): Promise<boolean> {
+  const parts = await execute(deps,
+    `select p.platform, p.part_index, p.account_id, p.platform_post_id, p.send_started_at,
+       count(*) over (partition by p.platform) as part_count
+     from post_parts p where p.post_id = ? order by p.platform, p.part_index`,
+    [postId],
+  );
+  let ready = true;
+  for (const part of parts) {
+    if (part.platform_post_id !== null || part.send_started_at === null || part.account_id === null) continue;
+    const sameTarget = parts.filter((other) => other.platform === part.platform);
+    const index = Number(part.part_index);
+    const input = {
+      postId, platform: part.platform as Platform, partIndex: index, partCount: Number(part.part_count), accountId: Number(part.account_id),
+      replyToPlatformPostId: (sameTarget.find((other) => Number(other.part_index) === index - 1)?.platform_post_id as string | null) ?? undefined,
+      rootPlatformPostId: (sameTarget.find((other) => Number(other.part_index) === 0)?.platform_post_id as string | null) ?? undefined,
+    };
+    if ((await settleUncertainPart(deps, deps.publishers, input)) === 'not_yet') ready = false;
+  }
+  return ready;
 }
 
 async function terminationReason(client: Client, execution: WorkflowExecutionInfo): Promise<string | undefined> {

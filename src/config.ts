@@ -95,6 +95,7 @@ const envSchema = z.object({
   // budget, one request and the settle margin (docs/EXACTLY-ONCE.md "Fenced attempts").
   PLATFORM_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(40_000).default(20_000),
   HERALD_SANDBOX: booleanFlag.optional(),
+  LINKEDIN_THROTTLE_BACKOFF_MS: z.coerce.number().int().min(1000).optional(),
 
   RATE_LIMIT_ENABLED: booleanFlag.optional(),
   RATE_LIMIT_PUBLISH: rateLimitSpec.default({ limit: 20, windowMs: 3_600_000 }),
@@ -185,6 +186,8 @@ export type Config = {
     metaGraphApiBaseUrl: string;
     metaGraphApiVersion: string;
     httpTimeoutMs: number;
+    /** Wait after LinkedIn's 429 (its limits reset at 00:00 UTC, when this is unset). */
+    linkedinThrottleBackoffMs?: number;
   };
   /** Platforms are replaced by local fakes (`npm start` default in development without platform URLs). */
   sandbox: boolean;
@@ -285,6 +288,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       metaGraphApiBaseUrl: e.META_GRAPH_API_BASE_URL ?? 'https://graph.facebook.com',
       metaGraphApiVersion: e.META_GRAPH_API_VERSION,
       httpTimeoutMs: e.PLATFORM_HTTP_TIMEOUT_MS,
+      linkedinThrottleBackoffMs: e.LINKEDIN_THROTTLE_BACKOFF_MS,
     },
     sandbox:
       e.HERALD_SANDBOX ??

@@ -13,7 +13,7 @@ export function createPublishers(config: Pick<Config, 'platforms'>): Record<Plat
   const meta = { baseUrl: platforms.metaGraphApiBaseUrl, apiVersion: platforms.metaGraphApiVersion, timeoutMs };
   return {
     twitter: new XPublisher({ baseUrl: platforms.twitterApiBaseUrl, timeoutMs }),
-    linkedin: new LinkedInPublisher({ baseUrl: platforms.linkedinApiBaseUrl, apiVersion: platforms.linkedinApiVersion, timeoutMs }),
+    linkedin: new LinkedInPublisher({ baseUrl: platforms.linkedinApiBaseUrl, apiVersion: platforms.linkedinApiVersion, timeoutMs, throttleBackoffMs: platforms.linkedinThrottleBackoffMs }),
     facebook: new FacebookPublisher(meta),
     instagram: new InstagramPublisher(meta),
   };

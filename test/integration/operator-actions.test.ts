@@ -87,14 +87,39 @@ describe('cancel, terminate and reset in Temporal', () => {
     }, 30_000, 'two parts recorded');
 
     await handle.terminate('stop this thread');
-    await reconcileNow();
-
-    const done = await postInState(started.body.id, ['partially_published'], 5000);
+    // The part on its way when the run stopped is looked up once its send deadline has passed.
+    const done = await eventually(async () => {
+      await reconcileNow();
+      const { body } = await tenant.call('GET', `/api/v2/posts/${started.body.id}`);
+      return body.status === 'partially_published' ? body : undefined;
+    }, 30_000, 'the reconciler to settle the stopped thread');
     const live = done.targets[0].parts.filter((p: { platformPostId: string | null }) => p.platformPostId !== null);
     expect(done.targets[0]).toMatchObject({ status: 'cancelled', error: expect.stringContaining(`${live.length} of 5 part(s) had been published`) });
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const onX = h.fakeX.tweetsBy(tenant.xUserId).filter((t) => live.some((p: { text: string }) => p.text === t.text));
     expect(onX.map((t) => t.id).sort()).toEqual(live.map((p: { platformPostId: string }) => p.platformPostId).sort());
+  });
+
+  test('when a run is terminated while its send is unaccounted for, then the reconciler looks the part up on the platform and records it', async () => {
+    // X creates the post and drops the connection: the ledger knows a send left, not that it landed.
+    h.fakeX.injectFault({ kind: 'accept_then_drop' });
+    const content = uniqueText('Landed as the run was stopped');
+    const started = await tenant.call('POST', '/api/v2/publish?wait=0', { businessId: tenant.businessId, content, platforms: ['twitter'] });
+    await eventually(async () => (tweetsWith(content).length === 1 ? true : undefined), 10_000, 'X to have the post');
+    await (await postHandle(h, started.body.id)).terminate('stopped mid-send');
+    const [row] = await h.orm.em.getConnection().execute('select platform_post_id, send_started_at from post_parts where post_id = ?', [started.body.id]);
+    expect(row.platform_post_id).toBeNull();
+    expect(row.send_started_at).not.toBeNull();
+
+    await eventually(async () => {
+      await reconcileNow();
+      const { body } = await tenant.call('GET', `/api/v2/posts/${started.body.id}`);
+      return body.status === 'published' ? body : undefined;
+    }, 20_000, 'the reconciler to find the part on X');
+
+    const { body } = await tenant.call('GET', `/api/v2/posts/${started.body.id}`);
+    expect(body.targets[0]).toMatchObject({ status: 'published' });
+    expect(body.targets[0].parts[0].platformPostId).toBe(tweetsWith(content)[0]!.id);
   });
 
   test('when a post is cancelled in Temporal while its thread publishes, then the part in flight completes, no further part is sent, and the state says so', async () => {
