@@ -4,7 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
+
+/** What every child process inherits from this one: PATH and HOME, nothing else (no secrets, no tuning by accident). */
+export function hostEnvironment(): { PATH: string; HOME: string } {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir() };
+}
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

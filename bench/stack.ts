@@ -20,7 +20,7 @@ import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { FakeLinkedInServer } from '../test/fakes/linkedin-fake';
 import { FakeXServer } from '../test/fakes/x-fake';
 import { freePort } from '../test/support/ports';
-import { eventually } from './lib';
+import { eventually, hostEnvironment } from './lib';
 
 export const projectRoot = resolve(__dirname, '..');
 const HUGE_LIMIT = 1_000_000_000;
@@ -171,8 +171,7 @@ interface EnvInputs {
 /** Exactly what the children get: nothing inherited but PATH and HOME, plus worker tuning set on the bench. */
 async function childEnvironment(inputs: EnvInputs): Promise<Record<string, string>> {
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? tmpdir(),
+    ...hostEnvironment(),
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
@@ -212,7 +211,7 @@ async function childEnvironment(inputs: EnvInputs): Promise<Record<string, strin
 }
 
 /** LinkedIn serves monthly versions for about a year: last month's is always active. */
-function lastMonthsLinkedInVersion(): string {
+export function lastMonthsLinkedInVersion(): string {
   const date = new Date();
   date.setUTCDate(1);
   date.setUTCMonth(date.getUTCMonth() - 1);
@@ -220,14 +219,14 @@ function lastMonthsLinkedInVersion(): string {
 }
 
 /** `node --import tsx <script>` with node itself as the child (not a wrapper), output to a log file. */
-function spawnNode(name: string, args: string[], env: Record<string, string>, logDir: string, stdout: 'log' | 'pipe' = 'log'): BenchChild {
+export function spawnNode(name: string, args: string[], env: Record<string, string>, logDir: string, stdout: 'log' | 'pipe' = 'log', cwd = projectRoot): BenchChild {
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
     // BENCH_CPU_PROFILE=1: each child writes a V8 CPU profile (open in Chrome DevTools) into the log folder on exit.
     const profile = process.env.BENCH_CPU_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, `profile-${name}`)}`] : [];
-    child = spawn(process.execPath, [...profile, '--import', 'tsx', ...args], { cwd: projectRoot, env, stdio: ['ignore', stdout === 'pipe' ? 'pipe' : fd, fd] });
+    child = spawn(process.execPath, [...profile, '--import', 'tsx', ...args], { cwd, env, stdio: ['ignore', stdout === 'pipe' ? 'pipe' : fd, fd] });
   } finally {
     closeSync(fd);
   }

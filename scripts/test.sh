@@ -30,4 +30,16 @@ timeout --kill-after=30s "${HERALD_TEST_TIMEOUT:-40m}" npx jest --ci "$@" || sta
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then
   echo "tests: jest did not finish within ${HERALD_TEST_TIMEOUT:-40m}; something left running keeps it alive" >&2
 fi
+# The short chaos soak (soak/, about 4-5 minutes): its own Postgres, Redis and dev server, a workload
+# under platform and process faults, then the exactly-once verdict; a failed verdict fails the suite.
+# Only with the whole suite (no jest arguments such as --selectProjects); HERALD_SOAK=0 skips it.
+if [ "$#" = 0 ] && [ "${HERALD_SOAK:-1}" != 0 ]; then
+  echo "== soak (short)"
+  soak_status=0
+  timeout --kill-after=30s "${HERALD_SOAK_TIMEOUT:-10m}" node --import tsx soak/run.ts --short || soak_status=$?
+  if [ "$soak_status" = 124 ] || [ "$soak_status" = 137 ]; then
+    echo "soak: did not finish within ${HERALD_SOAK_TIMEOUT:-10m}" >&2
+  fi
+  if [ "$status" = 0 ]; then status=$soak_status; fi
+fi
 exit "$status"
