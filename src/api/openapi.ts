@@ -28,9 +28,9 @@ const errorDescriptions: Record<number, string> = {
   400: 'validation_failed: one detail per bad field',
   401: 'unauthorized',
   404: 'not_found (also for another business\'s data)',
-  409: 'conflict: publishing has begun or finished; or the Idempotency-Key was used for another request or is still in flight (details.reason)',
+  409: 'conflict: publishing has begun or finished; or the Idempotency-Key was used for another request (details.reason)',
   429: 'rate_limited: the per-user limit is reached; Retry-After says when to retry. Limited routes send RateLimit and RateLimit-Policy (IETF draft-7) and X-RateLimit-Limit/-Remaining/-Reset on every response',
-  503: 'unavailable: a dependency is down; nothing was accepted',
+  503: 'unavailable: the database is down; nothing was accepted (when only Temporal is down, a new post is accepted and started once Temporal is back)',
 };
 
 function componentSchemas(): Record<string, JsonSchema> {
@@ -64,7 +64,7 @@ const idempotencyKeyParam = {
   in: 'header',
   required: false,
   schema: { type: 'string', minLength: 1, maxLength: 255 },
-  description: 'Same key and same request within 24 h: the first response is replayed (Idempotent-Replayed: true) and nothing new is created',
+  description: 'Same key and same request within 24 h, whatever happened to the first request: the same post comes back, with the status code the first answer had and its current state (Idempotent-Replayed: true), and nothing new is created. Stored in Postgres with the post.',
 };
 const postIdParam = { name: 'postId', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
 

@@ -133,7 +133,7 @@ export const postSchema = z
     timezone: z.string().nullable(),
     createdAt: z.string(),
     publishedAt: z.string().nullable(),
-    workflowId: z.string(),
+    workflowId: z.string().meta({ description: 'The post\'s Temporal workflow id, unique for all time: post-<id>-<8 random characters> (posts created before 2026-12 keep post-<id>)' }),
     targets: z.array(targetSchema),
   })
   .meta({ id: 'Post' });
