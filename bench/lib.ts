@@ -2,8 +2,9 @@
  * Small tools the bench scenarios share: latency statistics, a bounded worker pool, HTTP calls to
  * the API with a per-request timeout, polling with a deadline, and /proc memory readings.
  */
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
@@ -103,7 +104,7 @@ export async function callApi(baseUrl: string, apiKey: string, method: string, p
   }
 }
 
-function describeFetchError(err: unknown): string {
+export function describeFetchError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
   return `${err.message}${cause}`;
@@ -155,16 +156,65 @@ export function loadAverage(): string {
   }
 }
 
-/** A seeded PRNG (mulberry32): the same spread of scheduled times on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, the fakes' own): the same spread of scheduled times on every run. */
+export { mulberry32 as seededRandom } from '../test/fakes/http-faults';
 
 export const round = (value: number, digits = 1) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : value);
+
+/** `<dir>/<YYYY-MM-DD-HHMM>.json` and `.md` (UTC) for a run started at `startedAt`; a second run in the same minute gets a suffix. */
+export function resultFiles(dir: string, startedAt: string | number | Date): { json: string; markdown: string } {
+  mkdirSync(dir, { recursive: true });
+  const started = new Date(startedAt);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${started.getUTCFullYear()}-${pad(started.getUTCMonth() + 1)}-${pad(started.getUTCDate())}-${pad(started.getUTCHours())}${pad(started.getUTCMinutes())}`;
+  let base = stamp;
+  for (let n = 2; existsSync(join(dir, `${base}.json`)); n++) base = `${stamp}-${n}`;
+  return { json: join(dir, `${base}.json`), markdown: join(dir, `${base}.md`) };
+}
+
+export interface HeraldChildInputs {
+  /** Names the run in the children's secrets and rate-limit keys (bench, soak). */
+  purpose: string;
+  apiPort: number;
+  databaseUrl: string;
+  redisUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  twitterApiBaseUrl: string;
+  linkedinApiBaseUrl: string;
+  metaGraphApiBaseUrl: string;
+  linkedinApiVersion: string;
+}
+
+/**
+ * What a Herald child of the bench or the soak gets: nothing inherited but PATH and HOME, its own
+ * services and fakes, and rate limits on (their Redis calls are part of the cost) far above the load,
+ * counted under a prefix of this run's own.
+ */
+export function heraldChildEnvironment(inputs: HeraldChildInputs): Record<string, string> {
+  return {
+    ...hostEnvironment(),
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(inputs.apiPort),
+    DATABASE_URL: inputs.databaseUrl,
+    REDIS_URL: inputs.redisUrl,
+    TEMPORAL_ADDRESS: inputs.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: inputs.taskQueue,
+    TWITTER_API_BASE_URL: inputs.twitterApiBaseUrl,
+    LINKEDIN_API_BASE_URL: inputs.linkedinApiBaseUrl,
+    LINKEDIN_API_VERSION: inputs.linkedinApiVersion,
+    META_GRAPH_API_BASE_URL: inputs.metaGraphApiBaseUrl,
+    TOKEN_ENCRYPTION_KEYS: `${inputs.purpose}:${randomBytes(32).toString('base64')}`,
+    HERALD_SANDBOX: '0',
+    RATE_LIMIT_ENABLED: 'true',
+    RATE_LIMIT_PUBLISH: '1000000/1h',
+    RATE_LIMIT_MULTI_PLATFORM: '1000000/1h',
+    RATE_LIMIT_SCHEDULE: '1000000/1h',
+    RATE_LIMIT_LIST: '1000000/1m',
+    RATE_LIMIT_CANCEL: '1000000/1h',
+    RATE_LIMIT_KEY_PREFIX: `herald:${inputs.purpose}:${randomBytes(4).toString('hex')}:rl:`,
+  };
+}

@@ -2,9 +2,9 @@
  * The bench's output: one row per measured thing, each with its correctness checks, written as
  * bench/results/<YYYY-MM-DD-HHMM>.json and .md, and printed as a Markdown table.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { round, type Summary } from './lib';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { resultFiles, round, type Summary } from './lib';
 
 export interface Row {
   scenario: string;
@@ -86,14 +86,7 @@ export function writeResults(
   rows: Row[],
   extra: { data: Record<string, unknown>; sections: string[] },
 ): { json: string; markdown: string } {
-  mkdirSync(resultsDir, { recursive: true });
-  const started = new Date(environment.startedAt);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${started.getUTCFullYear()}-${pad(started.getUTCMonth() + 1)}-${pad(started.getUTCDate())}-${pad(started.getUTCHours())}${pad(started.getUTCMinutes())}`;
-  let base = stamp;
-  for (let n = 2; existsSync(join(resultsDir, `${base}.json`)); n++) base = `${stamp}-${n}`;
-  const json = join(resultsDir, `${base}.json`);
-  const markdown = join(resultsDir, `${base}.md`);
+  const { json, markdown } = resultFiles(resultsDir, environment.startedAt);
   const scenarios = Object.fromEntries(outcomes.map((outcome) => [outcome.id, outcome.data]));
   writeFileSync(json, `${JSON.stringify({ environment, rows: rows.map((row) => ({ ...row, verdict: verdict(row).replaceAll('*', '') })), scenarios, ...extra.data }, null, 2)}\n`);
   writeFileSync(markdown, markdownReport(environment, rows, extra.sections));

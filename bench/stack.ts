@@ -20,7 +20,7 @@ import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { FakeLinkedInServer } from '../test/fakes/linkedin-fake';
 import { FakeXServer } from '../test/fakes/x-fake';
 import { freePort } from '../test/support/ports';
-import { eventually, hostEnvironment } from './lib';
+import { eventually, heraldChildEnvironment } from './lib';
 
 export const projectRoot = resolve(__dirname, '..');
 const HUGE_LIMIT = 1_000_000_000;
@@ -168,36 +168,17 @@ interface EnvInputs {
   fakeLinkedIn: FakeLinkedInServer;
 }
 
-/** Exactly what the children get: nothing inherited but PATH and HOME, plus worker tuning set on the bench. */
+/** Exactly what the children get (bench/lib.ts heraldChildEnvironment), plus worker tuning set on the bench. */
 async function childEnvironment(inputs: EnvInputs): Promise<Record<string, string>> {
-  const env: Record<string, string> = {
-    ...hostEnvironment(),
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'warn',
-    HOST: '127.0.0.1',
-    PORT: String(inputs.apiPort),
-    DATABASE_URL: inputs.databaseUrl,
-    REDIS_URL: inputs.redisUrl,
-    TEMPORAL_ADDRESS: inputs.temporalAddress,
-    TEMPORAL_NAMESPACE: 'default',
-    TEMPORAL_TASK_QUEUE: inputs.taskQueue,
-    TWITTER_API_BASE_URL: inputs.fakeX.baseUrl,
-    LINKEDIN_API_BASE_URL: inputs.fakeLinkedIn.baseUrl,
-    LINKEDIN_API_VERSION: lastMonthsLinkedInVersion(),
+  const env = heraldChildEnvironment({
+    purpose: 'bench',
+    ...inputs,
+    twitterApiBaseUrl: inputs.fakeX.baseUrl,
+    linkedinApiBaseUrl: inputs.fakeLinkedIn.baseUrl,
+    linkedinApiVersion: lastMonthsLinkedInVersion(),
     // No Meta fake is needed; a closed loopback port keeps any stray call on this machine.
-    META_GRAPH_API_BASE_URL: 'http://127.0.0.1:9',
-    TOKEN_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    HERALD_SANDBOX: '0',
-    // The limiter stays on (its Redis round trips are part of every request's cost) with limits far
-    // above the bench's load, counted under a prefix of this run's own.
-    RATE_LIMIT_ENABLED: 'true',
-    RATE_LIMIT_PUBLISH: '1000000/1h',
-    RATE_LIMIT_MULTI_PLATFORM: '1000000/1h',
-    RATE_LIMIT_SCHEDULE: '1000000/1h',
-    RATE_LIMIT_LIST: '1000000/1m',
-    RATE_LIMIT_CANCEL: '1000000/1h',
-    RATE_LIMIT_KEY_PREFIX: `herald:bench:${randomBytes(4).toString('hex')}:rl:`,
-  };
+    metaGraphApiBaseUrl: 'http://127.0.0.1:9',
+  });
   const known = new Set<string>(configVariables);
   for (const port of ['WORKER_HEALTH_PORT', 'WORKER_SDK_METRICS_PORT']) {
     if (known.has(port)) env[port] = String(await freePort());

@@ -36,7 +36,9 @@ fi
 if [ "$#" = 0 ] && [ "${HERALD_SOAK:-1}" != 0 ]; then
   echo "== soak (short)"
   soak_status=0
-  timeout --kill-after=30s "${HERALD_SOAK_TIMEOUT:-10m}" node --import tsx soak/run.ts --short || soak_status=$?
+  # A fixed seed: the same plan and fault schedule every run, so a red run can be replayed exactly
+  # (`npm run soak` without --seed explores a new one each time). HERALD_SOAK_SEED picks another.
+  timeout --kill-after=30s "${HERALD_SOAK_TIMEOUT:-10m}" node --import tsx soak/run.ts --short --seed "${HERALD_SOAK_SEED:-20261201}" || soak_status=$?
   if [ "$soak_status" = 124 ] || [ "$soak_status" = 137 ]; then
     echo "soak: did not finish within ${HERALD_SOAK_TIMEOUT:-10m}" >&2
   fi

@@ -4,6 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { PostView } from '../src/api/schemas';
+import { describeFetchError } from '../bench/lib';
 
 export interface ApiAnswer<T = unknown> {
   /** 0 when no HTTP answer came (connection refused or dropped, timeout). */
@@ -45,11 +46,6 @@ export async function callApi<T = unknown>(
   }
 }
 
-function describeFetchError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return `${err.message}${cause}`;
-}
 
 export function isPostView(body: unknown): body is PostView {
   return typeof body === 'object' && body !== null && typeof (body as { id?: unknown }).id === 'number' && typeof (body as { status?: unknown }).status === 'string';

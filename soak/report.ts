@@ -2,9 +2,9 @@
  * The soak's output: the verdict as Markdown tables (printed, and written with the raw figures as
  * soak/results/<YYYY-MM-DD-HHMM>.json and .md, like the bench's results: small, commit-friendly).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { round } from '../bench/lib';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { resultFiles, round } from '../bench/lib';
 import { PLATFORMS } from '../src/domain/types';
 import type { ChildExit } from './children';
 import { MUST_BE_ZERO, type Figure, type Verdict } from './verdict';
@@ -199,14 +199,7 @@ export function findingLines(verdict: Verdict, perFigure: number): string[] {
 
 /** soak/results/<YYYY-MM-DD-HHMM>.json and .md (UTC); a second run in the same minute gets a suffix. */
 export function writeResults(run: RunInfo, verdict: Verdict, extras: Extras): { json: string; markdown: string } {
-  mkdirSync(resultsDir, { recursive: true });
-  const started = new Date(run.startedAt);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${started.getUTCFullYear()}-${pad(started.getUTCMonth() + 1)}-${pad(started.getUTCDate())}-${pad(started.getUTCHours())}${pad(started.getUTCMinutes())}`;
-  let base = stamp;
-  for (let n = 2; existsSync(join(resultsDir, `${base}.json`)); n++) base = `${stamp}-${n}`;
-  const json = join(resultsDir, `${base}.json`);
-  const markdown = join(resultsDir, `${base}.md`);
+  const { json, markdown } = resultFiles(resultsDir, run.startedAt);
   const posts = extras.records.map((r) => ({
     n: r.plan.n,
     postId: r.postId,

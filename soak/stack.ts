@@ -14,7 +14,7 @@ import { bootstrap } from '../src/admin';
 import { parseConfig } from '../src/config';
 import { ensureDatabase, migrate, openOrm } from '../src/db/orm';
 import { heraldDataConverter, payloadKeysFor } from '../src/temporal/payload-codec';
-import { hostEnvironment } from '../bench/lib';
+import { heraldChildEnvironment } from '../bench/lib';
 import { Cleanup, lastMonthsLinkedInVersion, projectRoot, tailOf } from '../bench/stack';
 import { FakeLinkedInServer } from '../test/fakes/linkedin-fake';
 import { FakeMetaGraphServer } from '../test/fakes/meta-fake';
@@ -185,25 +185,17 @@ interface EnvInputs {
   settings: StackSettings;
 }
 
-/** Exactly what the children get: PATH and HOME, and settings pointing at the soak's own services and fakes. */
+/** Exactly what the children get (bench/lib.ts heraldChildEnvironment), pointing at the soak's own services and fakes. */
 function childEnvironment(inputs: EnvInputs): Record<string, string> {
   return {
-    ...hostEnvironment(),
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'warn',
-    HOST: '127.0.0.1',
-    PORT: String(inputs.apiPort),
-    DATABASE_URL: inputs.databaseUrl,
-    REDIS_URL: inputs.redisUrl,
-    TEMPORAL_ADDRESS: inputs.temporalAddress,
-    TEMPORAL_NAMESPACE: 'default',
-    TEMPORAL_TASK_QUEUE: inputs.taskQueue,
-    TWITTER_API_BASE_URL: inputs.fakes.x.baseUrl,
-    LINKEDIN_API_BASE_URL: inputs.fakes.linkedin.baseUrl,
-    LINKEDIN_API_VERSION: lastMonthsLinkedInVersion(),
-    META_GRAPH_API_BASE_URL: inputs.fakes.meta.baseUrl,
-    TOKEN_ENCRYPTION_KEYS: `soak:${randomBytes(32).toString('base64')}`,
-    HERALD_SANDBOX: '0',
+    ...heraldChildEnvironment({
+      purpose: 'soak',
+      ...inputs,
+      twitterApiBaseUrl: inputs.fakes.x.baseUrl,
+      linkedinApiBaseUrl: inputs.fakes.linkedin.baseUrl,
+      metaGraphApiBaseUrl: inputs.fakes.meta.baseUrl,
+      linkedinApiVersion: lastMonthsLinkedInVersion(),
+    }),
     PLATFORM_HTTP_TIMEOUT_MS: String(inputs.settings.httpTimeoutMs),
     // LinkedIn's daily limit resets at 00:00 UTC; the soak's throttles reset after 20 s.
     LINKEDIN_THROTTLE_BACKOFF_MS: '20000',
@@ -211,14 +203,6 @@ function childEnvironment(inputs: EnvInputs): Record<string, string> {
     // The reconciler (docs/EXACTLY-ONCE.md) runs often enough to settle what the soak breaks within the drain.
     RECONCILE_INTERVAL_SECONDS: '10',
     RECONCILE_GRACE_SECONDS: '15',
-    // Limits on, far above the soak's load (the limiter's Redis calls are part of what Redis outages hit).
-    RATE_LIMIT_ENABLED: 'true',
-    RATE_LIMIT_PUBLISH: '1000000/1h',
-    RATE_LIMIT_MULTI_PLATFORM: '1000000/1h',
-    RATE_LIMIT_SCHEDULE: '1000000/1h',
-    RATE_LIMIT_LIST: '1000000/1m',
-    RATE_LIMIT_CANCEL: '1000000/1h',
-    RATE_LIMIT_KEY_PREFIX: `herald:soak:${randomBytes(4).toString('hex')}:rl:`,
   };
 }
 
