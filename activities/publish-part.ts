@@ -282,7 +282,7 @@ function reportFailure(attempt: Attempt, failureClass: 'retryable' | 'auth' | 'r
 /** A token that cannot be decrypted will not decrypt on a retry either: fail the target with the fix. */
 function decryptToken(cipher: TokenCipher, account: SocialAccount): string {
   try {
-    return cipher.decrypt(account.accessTokenEnc);
+    return cipher.decrypt(account.accessTokenEnc, account, 'access');
   } catch (err) {
     throw ApplicationFailure.nonRetryable(
       `The stored ${account.platform} token cannot be decrypted (${(err as Error).message}): check TOKEN_ENCRYPTION_KEYS or reconnect the account.`,

@@ -88,7 +88,7 @@ export async function withTokenRefresh<T>(
       throw new PublishError('auth', `The ${label} access token was refused and could not be refreshed${why}: reconnect the ${label} account.`, { mayHavePosted: false, httpStatus: err.httpStatus });
     }
     const fresh = await deps.orm.em.fork().findOneOrFail(SocialAccount, { id: account.id });
-    credentials.accessToken = deps.cipher.decrypt(fresh.accessTokenEnc);
+    credentials.accessToken = deps.cipher.decrypt(fresh.accessTokenEnc, fresh, 'access');
     deps.logger.info({ accountId: account.id, outcome }, 'access token refreshed after an auth failure: retrying once');
     return call(credentials);
   }

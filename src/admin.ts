@@ -33,7 +33,9 @@ export async function bootstrap(orm: MikroORM, input: { business: string; email?
 }
 
 /**
- * Re-seals every stored token that is not sealed with the cipher's current (first) key. Each account
+ * Re-seals every stored token that is not sealed with the cipher's current (first) key, or is still in
+ * the legacy v1 format (not bound to its account): afterwards each ciphertext opens only in its own
+ * account row and column (src/security/token-cipher.ts). Each account
  * is rewritten in its own transaction under a row lock, so a token refresh running at the same time
  * cannot be overwritten with a stale token. Idempotent: a second run changes nothing. An account
  * whose token no configured key opens is listed in `unreadable` (and left as it is), not fatal.
@@ -53,11 +55,11 @@ export async function reencryptTokens(
         const account = await tx.findOneOrFail(SocialAccount, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         let dirty = false;
         if (cipher.needsRotation(account.accessTokenEnc)) {
-          account.accessTokenEnc = cipher.encrypt(cipher.decrypt(account.accessTokenEnc));
+          account.accessTokenEnc = cipher.encrypt(cipher.decrypt(account.accessTokenEnc, account, 'access'), account, 'access');
           dirty = true;
         }
         if (account.refreshTokenEnc && cipher.needsRotation(account.refreshTokenEnc)) {
-          account.refreshTokenEnc = cipher.encrypt(cipher.decrypt(account.refreshTokenEnc));
+          account.refreshTokenEnc = cipher.encrypt(cipher.decrypt(account.refreshTokenEnc, account, 'refresh'), account, 'refresh');
           dirty = true;
         }
         return dirty;

@@ -51,8 +51,9 @@ export async function storeConnectedAccounts(
       const where = { businessId: state.businessId, platform: state.platform, platformUserId: identity.platformUserId };
       const account = (await em.findOne(SocialAccount, where)) ?? em.create(SocialAccount, { ...where, accessTokenEnc: '' });
       account.displayName = identity.displayName;
-      account.accessTokenEnc = deps.cipher.encrypt(identity.tokens.accessToken);
-      account.refreshTokenEnc = identity.tokens.refreshToken ? deps.cipher.encrypt(identity.tokens.refreshToken) : null;
+      // Sealed for this account (its business, platform and user id: known before the row is inserted).
+      account.accessTokenEnc = deps.cipher.encrypt(identity.tokens.accessToken, account, 'access');
+      account.refreshTokenEnc = identity.tokens.refreshToken ? deps.cipher.encrypt(identity.tokens.refreshToken, account, 'refresh') : null;
       account.expiresAt = seconds(identity.tokens.expiresIn);
       account.refreshTokenExpiresAt = seconds(identity.tokens.refreshTokenExpiresIn);
       account.tokenRefreshedAt = now;

@@ -70,16 +70,18 @@ export async function refreshAccountToken(deps: RefreshDeps, accountId: number, 
     }
     let refreshToken: string;
     try {
-      refreshToken = deps.cipher.decrypt(account.refreshTokenEnc);
+      refreshToken = deps.cipher.decrypt(account.refreshTokenEnc, account, 'refresh');
     } catch (err) {
       return { outcome: 'failed', reason: `the stored refresh token cannot be decrypted (${(err as Error).message})` };
     }
     const now = clock();
     try {
       const tokens = await refreshTokens(provider, deps.oauth, refreshToken);
-      account.accessTokenEnc = deps.cipher.encrypt(tokens.accessToken);
-      // X rotates refresh tokens; LinkedIn keeps the same one (its lifetime runs from the first consent).
-      if (tokens.refreshToken) account.refreshTokenEnc = deps.cipher.encrypt(tokens.refreshToken);
+      account.accessTokenEnc = deps.cipher.encrypt(tokens.accessToken, account, 'access');
+      // X rotates refresh tokens; LinkedIn keeps the same one (its lifetime runs from the first consent):
+      // re-sealed anyway when it is in an older format or key, so every refresh upgrades the row.
+      if (tokens.refreshToken) account.refreshTokenEnc = deps.cipher.encrypt(tokens.refreshToken, account, 'refresh');
+      else if (deps.cipher.needsRotation(account.refreshTokenEnc)) account.refreshTokenEnc = deps.cipher.encrypt(refreshToken, account, 'refresh');
       account.expiresAt = tokens.expiresIn === undefined ? null : new Date(now.getTime() + tokens.expiresIn * 1000);
       if (tokens.refreshTokenExpiresIn !== undefined) account.refreshTokenExpiresAt = new Date(now.getTime() + tokens.refreshTokenExpiresIn * 1000);
       account.tokenRefreshedAt = now;

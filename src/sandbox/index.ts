@@ -28,7 +28,7 @@ export async function startSandbox(deps: { orm: MikroORM; logger: Logger }): Pro
   const accountIdFor = (platforms: Platform[]) => async (token: string) => {
     if (!cipher) return undefined;
     const accounts = await deps.orm.em.fork().find(SocialAccount, { platform: { $in: platforms }, isActive: true });
-    return accounts.find((account) => safeDecrypt(cipher!, account.accessTokenEnc) === token)?.platformUserId;
+    return accounts.find((account) => safeDecrypt(cipher!, account) === token)?.platformUserId;
   };
   const fakeX = new FakeXServer({ authenticate: accountIdFor(['twitter']) });
   const fakeLinkedIn = new FakeLinkedInServer({ authenticate: accountIdFor(['linkedin']) });
@@ -47,9 +47,9 @@ export async function startSandbox(deps: { orm: MikroORM; logger: Logger }): Pro
   };
 }
 
-function safeDecrypt(cipher: TokenCipher, envelope: string): string | undefined {
+function safeDecrypt(cipher: TokenCipher, account: SocialAccount): string | undefined {
   try {
-    return cipher.decrypt(envelope);
+    return cipher.decrypt(account.accessTokenEnc, account, 'access');
   } catch {
     return undefined;
   }

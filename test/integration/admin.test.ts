@@ -30,7 +30,7 @@ describe('rotating the token encryption key', () => {
   test('when a new key is put first and tokens are re-encrypted, then every token is sealed with it and the old key is no longer needed', async () => {
     const accountId = tenant.accountId!;
     const before = await rawTokens(accountId);
-    expect(before.access_token_enc.startsWith('v1:test1:')).toBe(true);
+    expect(before.access_token_enc.startsWith('v2:test1:')).toBe(true);
     expect(before.access_token_enc).not.toContain(tenant.xToken);
 
     const oldKey = { id: 'test1', key: Buffer.from(h.tokenKeysEnv.split(':')[1]!, 'base64') };
@@ -41,11 +41,12 @@ describe('rotating the token encryption key', () => {
     expect(first).toEqual({ accounts: 2, reencrypted: 2, unreadable: [] });
 
     const after = await rawTokens(accountId);
-    expect(after.access_token_enc.startsWith(`v1:${newKey.id}:`)).toBe(true);
+    expect(after.access_token_enc.startsWith(`v2:${newKey.id}:`)).toBe(true);
     const onlyNew = new TokenCipher([newKey]);
-    expect(onlyNew.decrypt(after.access_token_enc)).toBe(tenant.xToken);
+    const xAccount = await h.orm.em.fork().findOneOrFail(SocialAccount, { id: accountId });
+    expect(onlyNew.decrypt(after.access_token_enc, xAccount, 'access')).toBe(tenant.xToken);
     const linkedIn = await h.orm.em.fork().findOneOrFail(SocialAccount, { id: tenant.linkedin!.accountId });
-    expect(onlyNew.decrypt(linkedIn.accessTokenEnc)).toBe(tenant.linkedin!.token);
+    expect(onlyNew.decrypt(linkedIn.accessTokenEnc, linkedIn, 'access')).toBe(tenant.linkedin!.token);
 
     const second = await reencryptTokens(h.orm, rotating, { businessId: tenant.businessId });
     expect(second).toEqual({ accounts: 2, reencrypted: 0, unreadable: [] });

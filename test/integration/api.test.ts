@@ -152,7 +152,7 @@ describe('accounts', () => {
     expect(JSON.stringify(listed.body)).not.toContain(owner.xToken);
     const rows = await h.orm.em.getConnection().execute('select access_token_enc from social_accounts where id = ?', [owner.accountId]);
     expect(rows[0].access_token_enc).not.toContain(owner.xToken);
-    expect(h.cipher.decrypt(rows[0].access_token_enc)).toBe(owner.xToken);
+    expect(h.cipher.decrypt(rows[0].access_token_enc, { businessId: owner.businessId, platform: 'twitter', platformUserId: owner.xUserId }, 'access')).toBe(owner.xToken);
   });
 });
 

@@ -90,12 +90,12 @@ describe('X (OAuth 2.0 with PKCE)', () => {
     const token = issued.slice(before).find((t) => t.provider === 'x');
     expect(token?.provider).toBe('x');
     const accessToken = (token as { accessToken: string }).accessToken;
-    expect(h.cipher.decrypt(account!.accessTokenEnc)).toBe(accessToken);
+    expect(h.cipher.decrypt(account!.accessTokenEnc, account!, 'access')).toBe(accessToken);
     expect(account!.refreshTokenEnc).toBeTruthy();
     const raw = await rawTokenColumns(account!.id);
     expect(raw).not.toContain(accessToken);
-    expect(raw).not.toContain(h.cipher.decrypt(account!.refreshTokenEnc!));
-    expect(raw).toContain('v1:test1:');
+    expect(raw).not.toContain(h.cipher.decrypt(account!.refreshTokenEnc!, account!, 'refresh'));
+    expect(raw).toContain('v2:test1:');
 
     const listed = await owner.call('GET', `/api/v2/accounts?businessId=${owner.businessId}`);
     expect(listed.body.accounts.map((a: any) => a.platformUserId)).toContain(xUser.id);
@@ -229,7 +229,7 @@ describe('LinkedIn', () => {
     expect(account!.refreshTokenExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 364 * 86400_000);
     expect(account!.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 59 * 86400_000);
     const raw = await rawTokenColumns(account!.id);
-    expect(raw).not.toContain(h.cipher.decrypt(account!.accessTokenEnc));
+    expect(raw).not.toContain(h.cipher.decrypt(account!.accessTokenEnc, account!, 'access'));
   });
 });
 
@@ -256,7 +256,7 @@ describe('Meta (Facebook Pages and Instagram)', () => {
     const pageTokens = issued.slice(before).flatMap((t) => (t.provider === 'meta' ? t.pages : []));
     for (const account of accounts) {
       const page = pageTokens.find((p) => p.id === account.platformUserId)!;
-      expect(h.cipher.decrypt(account.accessTokenEnc)).toBe(page.accessToken);
+      expect(h.cipher.decrypt(account.accessTokenEnc, account, 'access')).toBe(page.accessToken);
       expect(await rawTokenColumns(account.id)).not.toContain(page.accessToken);
       expect(account.expiresAt).toBeNull(); // Page tokens from a long-lived user token do not expire
     }

@@ -225,7 +225,7 @@ describe('tenant isolation on every route', () => {
     expect(post.body.status).toBe('scheduled');
     const account = await h.orm.em.fork().findOneOrFail(SocialAccount, { id: owner.accountId });
     expect(account.isActive).toBe(true);
-    expect(h.cipher.decrypt(account.accessTokenEnc)).toBe(owner.xToken);
+    expect(h.cipher.decrypt(account.accessTokenEnc, account, 'access')).toBe(owner.xToken);
     const rows = await h.orm.em.getConnection().execute('select count(*)::int as n from posts where business_id = ?', [owner.businessId]);
     expect(rows[0].n).toBe(2);
     const accounts = await h.orm.em.getConnection().execute('select count(*)::int as n from social_accounts where business_id = ?', [owner.businessId]);

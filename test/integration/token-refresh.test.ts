@@ -11,6 +11,8 @@ import { ensureTokenRefreshSchedule, REFRESH_TOKENS_WORKFLOW_TYPE, TOKEN_REFRESH
 import { refreshAccountToken } from '../../src/oauth/refresh';
 import { createRefreshActivities } from '../../activities/refresh-tokens';
 import { heraldDataConverter, PayloadDecryptionError } from '../../src/temporal/payload-codec';
+import { reencryptTokens } from '../../src/admin';
+import { sealV1 } from '../support/legacy-token';
 import { createHarness, eventually, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(90_000);
@@ -87,8 +89,8 @@ describe('the herald-token-refresh schedule', () => {
 
   test('when the schedule fires, then an X token expiring soon is refreshed and its refresh token rotated', async () => {
     const { account } = await connected();
-    const oldRefresh = h.cipher.decrypt(account.refreshTokenEnc!);
-    const oldAccess = h.cipher.decrypt(account.accessTokenEnc);
+    const oldRefresh = h.cipher.decrypt(account.refreshTokenEnc!, account, 'refresh');
+    const oldAccess = h.cipher.decrypt(account.accessTokenEnc, account, 'access');
     await expiringIn(account.id, 5);
 
     const scheduleId = `herald-token-refresh-test-${randomBytes(4).toString('hex')}`;
@@ -105,8 +107,8 @@ describe('the herald-token-refresh schedule', () => {
     expect(history).not.toContain(oldRefresh);
 
     const after = await reload(account.id);
-    const newAccess = h.cipher.decrypt(after.accessTokenEnc);
-    const newRefresh = h.cipher.decrypt(after.refreshTokenEnc!);
+    const newAccess = h.cipher.decrypt(after.accessTokenEnc, after, 'access');
+    const newRefresh = h.cipher.decrypt(after.refreshTokenEnc!, after, 'refresh');
     expect(newAccess).not.toBe(oldAccess);
     expect(newRefresh).not.toBe(oldRefresh);
     expect(after.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 7000_000);
@@ -118,7 +120,7 @@ describe('the herald-token-refresh schedule', () => {
 describe('refreshExpiringTokens', () => {
   test('when the provider answers invalid_grant, then the account needs reconnecting and its tokens are kept', async () => {
     const { account } = await connected();
-    h.fakeOAuth.revokeRefreshToken(h.cipher.decrypt(account.refreshTokenEnc!));
+    h.fakeOAuth.revokeRefreshToken(h.cipher.decrypt(account.refreshTokenEnc!, account, 'refresh'));
     await expiringIn(account.id, 10);
     const summary = await createRefreshActivities(refreshDeps()).refreshExpiringTokens({ windowMinutes: 30 });
     expect(summary.needsReconnect).toBeGreaterThanOrEqual(1);
@@ -167,12 +169,12 @@ describe('refreshExpiringTokens', () => {
 
   test('when a LinkedIn token is refreshed, then the access token changes and the (non-rotating) refresh token is kept', async () => {
     const { account } = await connected('linkedin');
-    const refresh = h.cipher.decrypt(account.refreshTokenEnc!);
+    const refresh = h.cipher.decrypt(account.refreshTokenEnc!, account, 'refresh');
     await expiringIn(account.id, 5);
     expect((await refreshAccountToken(refreshDeps(), account.id)).outcome).toBe('refreshed');
     const after = await reload(account.id);
     expect(after.accessTokenEnc).not.toBe(account.accessTokenEnc);
-    expect(h.cipher.decrypt(after.refreshTokenEnc!)).toBe(refresh);
+    expect(h.cipher.decrypt(after.refreshTokenEnc!, after, 'refresh')).toBe(refresh);
     expect(after.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 59 * 86400_000);
   });
 });
@@ -181,7 +183,7 @@ describe('publishing with an expired access token', () => {
   /** The stored access token is one X no longer accepts (401), as after its 2 hours. */
   async function expire(account: SocialAccount): Promise<void> {
     await h.orm.em.fork().nativeUpdate(SocialAccount, { id: account.id }, {
-      accessTokenEnc: h.cipher.encrypt(`expired-${randomBytes(8).toString('hex')}`),
+      accessTokenEnc: h.cipher.encrypt(`expired-${randomBytes(8).toString('hex')}`, account, 'access'),
       expiresAt: new Date(Date.now() - 60_000),
     });
   }
@@ -197,7 +199,7 @@ describe('publishing with an expired access token', () => {
     expect(h.fakeX.tweetsBy(xUserId).map((t) => t.text)).toEqual([content]);
     expect(h.fakeOAuth.refreshCount - before).toBe(1);
     const after = await reload(account.id);
-    expect(h.fakeOAuth.isAccessTokenValid(h.cipher.decrypt(after.accessTokenEnc))).toBe(true);
+    expect(h.fakeOAuth.isAccessTokenValid(h.cipher.decrypt(after.accessTokenEnc, after, 'access'))).toBe(true);
   });
 
   test('when the token endpoint is down for a moment, then the part is retried and published after a refresh', async () => {
@@ -215,7 +217,7 @@ describe('publishing with an expired access token', () => {
 
   test('when the refresh token is refused too, then the target fails with "reconnect the X account" and nothing is posted', async () => {
     const { tenant, account, xUserId } = await connected();
-    h.fakeOAuth.revokeRefreshToken(h.cipher.decrypt(account.refreshTokenEnc!));
+    h.fakeOAuth.revokeRefreshToken(h.cipher.decrypt(account.refreshTokenEnc!, account, 'refresh'));
     await expire(account);
     const response = await tenant.call('POST', '/api/v2/publish?wait=20', { businessId: tenant.businessId, content: `Doomed ${Date.now()}`, platforms: ['twitter'] });
     expect(response.body.status).toBe('failed');
@@ -223,5 +225,116 @@ describe('publishing with an expired access token', () => {
     expect(response.body.targets[0].error).toMatch(/reconnect the X account/);
     expect(h.fakeX.tweetsBy(xUserId)).toEqual([]);
     expect((await reload(account.id)).needsReconnect).toBe(true);
+  });
+});
+
+describe('a token ciphertext copied to another account row', () => {
+  /** Raw SQL, as someone with write access to the table (or a bad migration) would do it. */
+  const setRaw = (id: number, column: 'access_token_enc' | 'refresh_token_enc', value: string) =>
+    h.orm.em.getConnection().execute(`update social_accounts set ${column} = ? where id = ?`, [value, id]);
+
+  test("when A's access token ciphertext is put in B's row, then B's publish fails as an auth failure and nothing is posted with A's token", async () => {
+    const a = await connected();
+    const b = await connected();
+    const aToken = h.cipher.decrypt(a.account.accessTokenEnc, a.account, 'access');
+    await setRaw(b.account.id, 'access_token_enc', a.account.accessTokenEnc);
+    const refreshes = h.fakeOAuth.refreshCount;
+
+    const response = await b.tenant.call('POST', '/api/v2/publish?wait=20', { businessId: b.tenant.businessId, content: `Not with A's token ${Date.now()}`, platforms: ['twitter'] });
+
+    expect(response.body.status).toBe('failed');
+    expect(response.body.targets[0]).toMatchObject({ status: 'failed', errorClass: 'auth' });
+    expect(response.body.targets[0].error).toMatch(/cannot be decrypted.*another account/);
+    expect(JSON.stringify(response.body)).not.toContain(aToken);
+    expect(h.fakeX.tweetsBy(a.xUserId)).toEqual([]);
+    expect(h.fakeX.tweetsBy(b.xUserId)).toEqual([]);
+    expect(h.fakeOAuth.refreshCount).toBe(refreshes);
+  });
+
+  test("when A's refresh token ciphertext is put in B's row, then refreshing B fails cleanly and spends nothing of A's", async () => {
+    const a = await connected();
+    const b = await connected();
+    const aRefresh = h.cipher.decrypt(a.account.refreshTokenEnc!, a.account, 'refresh');
+    await setRaw(b.account.id, 'refresh_token_enc', a.account.refreshTokenEnc!);
+    await expiringIn(b.account.id, 5);
+    const refreshes = h.fakeOAuth.refreshCount;
+
+    const result = await refreshAccountToken(refreshDeps(), b.account.id);
+
+    expect(result.outcome).toBe('failed');
+    expect(result.transient).toBeFalsy();
+    expect(result.reason).toMatch(/cannot be decrypted.*another account/);
+    expect(result.reason).not.toContain(aRefresh);
+    expect(h.fakeOAuth.refreshCount).toBe(refreshes);
+    const after = await reload(b.account.id);
+    expect(after.accessTokenEnc).toBe(b.account.accessTokenEnc);
+    // A's refresh token was not spent: A still refreshes.
+    await expiringIn(a.account.id, 5);
+    expect((await refreshAccountToken(refreshDeps(), a.account.id)).outcome).toBe('refreshed');
+  });
+
+  test("when an account's access and refresh ciphertexts are swapped, then publishing fails as an auth failure", async () => {
+    const { tenant, account, xUserId } = await connected();
+    await setRaw(account.id, 'access_token_enc', account.refreshTokenEnc!);
+    await setRaw(account.id, 'refresh_token_enc', account.accessTokenEnc);
+
+    const response = await tenant.call('POST', '/api/v2/publish?wait=20', { businessId: tenant.businessId, content: `Swapped ${Date.now()}`, platforms: ['twitter'] });
+
+    expect(response.body.status).toBe('failed');
+    expect(response.body.targets[0]).toMatchObject({ status: 'failed', errorClass: 'auth' });
+    expect(response.body.targets[0].error).toMatch(/cannot be decrypted.*access token/);
+    expect(h.fakeX.tweetsBy(xUserId)).toEqual([]);
+    // Refused before any call to X or to the token endpoint: the refresh token was not spent as an access token.
+    expect((await reload(account.id)).needsReconnect).toBe(false);
+  });
+});
+
+describe('tokens sealed before the account binding (v1)', () => {
+  const testKey = () => ({ id: 'test1', key: Buffer.from(h.tokenKeysEnv.split(':')[1]!, 'base64') });
+  const legacy = async (account: SocialAccount) => {
+    const access = h.cipher.decrypt(account.accessTokenEnc, account, 'access');
+    const refresh = h.cipher.decrypt(account.refreshTokenEnc!, account, 'refresh');
+    await h.orm.em.fork().nativeUpdate(SocialAccount, { id: account.id }, { accessTokenEnc: sealV1(testKey(), access), refreshTokenEnc: sealV1(testKey(), refresh) });
+    return { access, refresh };
+  };
+
+  test('when an account still holds v1 tokens, then it publishes, and its next refresh stores both tokens as v2', async () => {
+    const { tenant, account, xUserId } = await connected('twitter');
+    await legacy(account);
+    const content = `Still readable ${Date.now()}`;
+    const response = await tenant.call('POST', '/api/v2/publish?wait=20', { businessId: tenant.businessId, content, platforms: ['twitter'] });
+    expect(response.body.status).toBe('published');
+    expect(h.fakeX.tweetsBy(xUserId).map((t) => t.text)).toEqual([content]);
+
+    await expiringIn(account.id, 5);
+    expect((await refreshAccountToken(refreshDeps(), account.id)).outcome).toBe('refreshed');
+    const after = await reload(account.id);
+    expect(after.accessTokenEnc.startsWith('v2:test1:')).toBe(true);
+    expect(after.refreshTokenEnc!.startsWith('v2:test1:')).toBe(true);
+  });
+
+  test('when LinkedIn (which keeps its refresh token) refreshes a v1 account, then the kept refresh token is re-sealed as v2', async () => {
+    const { account } = await connected('linkedin');
+    const { refresh } = await legacy(account);
+    await expiringIn(account.id, 5);
+    expect((await refreshAccountToken(refreshDeps(), account.id)).outcome).toBe('refreshed');
+    const after = await reload(account.id);
+    expect(after.refreshTokenEnc!.startsWith('v2:test1:')).toBe(true);
+    expect(h.cipher.decrypt(after.refreshTokenEnc!, after, 'refresh')).toBe(refresh);
+  });
+
+  test('when admin reencrypt-tokens runs, then v1 tokens become v2 bound to their row, and a second run changes nothing', async () => {
+    const { tenant, account } = await connected();
+    const { access, refresh } = await legacy(account);
+
+    const first = await reencryptTokens(h.orm, h.cipher, { businessId: tenant.businessId });
+    expect(first).toEqual({ accounts: 1, reencrypted: 1, unreadable: [] });
+    const after = await reload(account.id);
+    expect(after.accessTokenEnc.startsWith('v2:test1:')).toBe(true);
+    expect(h.cipher.decrypt(after.accessTokenEnc, after, 'access')).toBe(access);
+    expect(h.cipher.decrypt(after.refreshTokenEnc!, after, 'refresh')).toBe(refresh);
+    expect(() => h.cipher.decrypt(after.accessTokenEnc, { ...after, businessId: after.businessId + 1 }, 'access')).toThrow();
+
+    expect(await reencryptTokens(h.orm, h.cipher, { businessId: tenant.businessId })).toEqual({ accounts: 1, reencrypted: 0, unreadable: [] });
   });
 });

@@ -30,8 +30,8 @@ export function accountRoutes(deps: { orm: MikroORM; cipher: TokenCipher }): Rou
       accessTokenEnc: '',
     });
     account.displayName = body.displayName ?? account.displayName ?? null;
-    account.accessTokenEnc = deps.cipher.encrypt(body.accessToken);
-    account.refreshTokenEnc = body.refreshToken ? deps.cipher.encrypt(body.refreshToken) : null;
+    account.accessTokenEnc = deps.cipher.encrypt(body.accessToken, account, 'access');
+    account.refreshTokenEnc = body.refreshToken ? deps.cipher.encrypt(body.refreshToken, account, 'refresh') : null;
     account.expiresAt = body.expiresAt ? new Date(body.expiresAt) : null;
     account.isActive = true;
     // New tokens: whatever refresh failure marked the account is over.
