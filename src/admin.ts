@@ -26,7 +26,7 @@ export async function bootstrap(orm: MikroORM, input: { business: string; email?
       tx.create(Membership, { userId: user.id, businessId: business.id, role: 'owner' });
     }
     const key = generateApiKey();
-    tx.create(ApiKey, { userId: user.id, keyHash: key.hash, prefix: key.prefix });
+    tx.create(ApiKey, { userId: user.id, name: 'bootstrap', keyHash: key.hash, prefix: key.prefix });
     await tx.flush();
     return { userId: user.id, businessId: business.id, apiKey: key.plain };
   });

@@ -104,6 +104,7 @@ const envSchema = z.object({
   RATE_LIMIT_LIST: rateLimitSpec.default({ limit: 100, windowMs: 60_000 }),
   RATE_LIMIT_CANCEL: rateLimitSpec.default({ limit: 100, windowMs: 3_600_000 }),
   RATE_LIMIT_KEY_PREFIX: z.string().min(1).default('herald:rl:'),
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(20),
 
   PUBLIC_BASE_URL: z.string().url().optional(),
   OAUTH_STATE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(600),
@@ -193,6 +194,8 @@ export type Config = {
   sandbox: boolean;
   /** Per-user API rate limits, counted in Redis (see src/api/rate-limit.ts). */
   rateLimit: RateLimitConfig;
+  /** Failed API-key authentications per client IP per minute before 429 (src/api/auth.ts); 0: unlimited. On with rateLimit.enabled. */
+  authFailuresPerMinute: number;
   oauth: OAuthConfig;
   /** The `herald-reconcile` Schedule (docs/EXACTLY-ONCE.md "The reconciler"). */
   reconcile: { intervalSeconds: number; graceSeconds: number; orphanSweepMinutes: number };
@@ -302,6 +305,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       list: e.RATE_LIMIT_LIST,
       cancel: e.RATE_LIMIT_CANCEL,
     },
+    authFailuresPerMinute: e.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
     oauth: {
       publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
       stateTtlSeconds: e.OAUTH_STATE_TTL_SECONDS,

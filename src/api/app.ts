@@ -16,12 +16,13 @@ import type { PublisherRegistry } from '../platforms/publisher';
 import type { TokenCipher } from '../security/token-cipher';
 import type { HeraldEvents } from '../observability/events';
 import { httpMetrics, metricsEndpoint, rememberRouteBase } from '../observability/http-metrics';
-import { requireApiKey } from './auth';
+import { authFailureLimiter, authFailureSettingsFromConfig, requireApiKey, type AuthFailureLimitSettings } from './auth';
 import { errorMiddleware, unknownRoute } from './errors';
 import { checkHealth } from './health';
 import { buildOpenApiDocument } from './openapi';
 import { PostService } from './post-service';
 import { accountRoutes } from './routes/accounts';
+import { keyRoutes } from './routes/keys';
 import { oauthCallbackRoutes, oauthStartRoutes } from './routes/oauth';
 import { oauthSettingsFromConfig, type OAuthSettings } from '../oauth/providers';
 import { postRoutes } from './routes/posts';
@@ -51,6 +52,8 @@ export interface AppDeps {
   oauth?: OAuthSettings;
   /** Per-user rate limits (Redis); from the config (RATE_LIMIT_*) when omitted. */
   rateLimits?: RateLimitSettings;
+  /** Failed authentications per client IP (Redis); from the config (RATE_LIMIT_ENABLED, RATE_LIMIT_AUTH_FAILURES_PER_MINUTE) when omitted. */
+  authFailureLimit?: AuthFailureLimitSettings;
   /** The Temporal Web UI codec endpoint (/codec/decode, /codec/encode); not served when omitted. */
   codec?: CodecRouteOptions;
 }
@@ -79,9 +82,10 @@ export function createApp(deps: AppDeps): Express {
   const oauth = { orm: deps.orm, redis: deps.redis, cipher: deps.cipher, logger: deps.logger, now: deps.now, oauth: deps.oauth ?? oauthSettingsFromConfig(loadConfig()) };
   // The provider sends the browser back without an API key: the one-time state authenticates the callback.
   api.use(oauthCallbackRoutes(oauth));
-  api.use(requireApiKey());
+  api.use(requireApiKey({ now: deps.now, failures: authFailureLimiter({ redis: deps.redis, logger: deps.logger, settings: deps.authFailureLimit ?? authFailureSettingsFromConfig(loadConfig()) }) }));
   api.use(rateLimits({ redis: deps.redis, logger: deps.logger, settings: deps.rateLimits ?? loadConfig().rateLimit }));
   api.use(accountRoutes({ orm: deps.orm, cipher: deps.cipher }));
+  api.use(keyRoutes({ orm: deps.orm, now: deps.now }));
   api.use(oauthStartRoutes(oauth));
   api.use(postRoutes(posts, deps.now, idempotencyKey()));
   if (deps.sandbox) api.use(sandboxRoutes({ orm: deps.orm, ...deps.sandbox }));

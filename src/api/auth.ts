@@ -2,13 +2,27 @@
  * API-key authentication. Keys are random, shown once, and stored as sha256 hashes; a request
  * carries `Authorization: Bearer <key>`. Tenant checks answer 404, never 403, so a foreign id
  * does not reveal that it exists.
+ *
+ * Every request looks its key up in Postgres (one indexed read, no cache), so a revoked or expired
+ * key answers 401 on every API instance from the moment it is revoked or expires. The time of last
+ * use is written at most once a minute per key, by one conditional UPDATE.
+ *
+ * Failed attempts are counted per client IP in Redis (`RATE_LIMIT_AUTH_FAILURES_PER_MINUTE`, shared
+ * by every instance): once a client has had that many failures in the current minute, its requests
+ * answer 429 with Retry-After, before any key is looked up, until the minute is over. Redis down or
+ * slow: fail open, as the other rate limits do (src/api/rate-limit.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { RequestHandler, Request } from 'express';
+import type { Options } from 'express-rate-limit';
+import type { Redis } from 'ioredis';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { RequestContext } from '@mikro-orm/core';
+import type { Config } from '../config';
 import { ApiKey, Membership } from '../db/entities';
+import type { Logger } from '../logger';
 import { HttpError, notFound } from './errors';
+import { DEFAULT_REDIS_TIMEOUT_MS, errorMessage, rateLimitKey, ResilientRedisStore, sendCommandThrough } from './rate-limit';
 
 export interface AuthContext {
   userId: number;
@@ -31,21 +45,119 @@ export function hashApiKey(plain: string): string {
   return createHash('sha256').update(plain).digest('hex');
 }
 
-export function requireApiKey(): RequestHandler {
-  return async (req, _res, next) => {
+/** `last_used_at` is written when it is older than this (or unset): one write a minute per key at most. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export function requireApiKey(options: { failures?: AuthFailureLimiter; now?: () => Date } = {}): RequestHandler {
+  return async (req, res, next) => {
     try {
       const header = req.get('authorization') ?? '';
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       if (!match) throw new HttpError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".');
+      const blockedFor = await options.failures?.blockedFor(req);
+      if (blockedFor !== undefined) {
+        res.set('Retry-After', String(blockedFor));
+        throw options.failures!.refusal(blockedFor);
+      }
       const em = RequestContext.getEntityManager() as EntityManager;
-      const key = await em.findOne(ApiKey, { keyHash: hashApiKey(match[1]!), revokedAt: null });
-      if (!key) throw new HttpError('unauthorized', 'The API key is not valid.');
+      const key = await em.findOne(ApiKey, { keyHash: hashApiKey(match[1]!) });
+      const now = options.now?.() ?? new Date();
+      const problem = !key ? 'is not valid' : key.revokedAt ? 'has been revoked' : key.expiresAt && key.expiresAt.getTime() <= now.getTime() ? 'has expired' : undefined;
+      if (!key || problem) {
+        await options.failures?.recordFailure(req);
+        throw new HttpError('unauthorized', `The API key ${problem ?? 'is not valid'}.`);
+      }
+      if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) await touchLastUsed(em, key.id);
       const memberships = await em.find(Membership, { userId: key.userId });
       req.auth = { userId: key.userId, apiKeyId: key.id, businessIds: new Set(memberships.map((m) => m.businessId)) };
       next();
     } catch (err) {
       next(err);
     }
+  };
+}
+
+/**
+ * One statement, and a no-op when another request (on any instance) wrote it within the minute. Best
+ * effort: the time of last use is informative, and a failure here must not refuse the request.
+ */
+async function touchLastUsed(em: EntityManager, keyId: number): Promise<void> {
+  try {
+    await em.getConnection().execute(
+      `update api_keys set last_used_at = now() where id = ? and (last_used_at is null or last_used_at < now() - interval '${LAST_USED_RESOLUTION_MS / 1000} seconds')`,
+      [keyId],
+    );
+  } catch {
+    // the next request tries again
+  }
+}
+
+export interface AuthFailureLimitSettings {
+  /** Off with the other rate limits (RATE_LIMIT_ENABLED; off by default under NODE_ENV=test). */
+  enabled: boolean;
+  /** Failed authentications per client IP per minute before 429; 0: not limited. */
+  perMinute: number;
+  /** Prefix of the Redis keys (the rate limits' RATE_LIMIT_KEY_PREFIX). */
+  keyPrefix: string;
+  /** A Redis command slower than this counts as Redis being down (the request goes on). */
+  redisTimeoutMs?: number;
+}
+
+export function authFailureSettingsFromConfig(config: Config): AuthFailureLimitSettings {
+  return { enabled: config.rateLimit.enabled, perMinute: config.authFailuresPerMinute, keyPrefix: config.rateLimit.keyPrefix };
+}
+
+export interface AuthFailureLimiter {
+  /** Seconds until the client may try again when it has had its failures for this minute; else undefined. */
+  blockedFor(req: Request): Promise<number | undefined>;
+  recordFailure(req: Request): Promise<void>;
+  refusal(retryAfterSeconds: number): HttpError;
+}
+
+const FAILURE_WINDOW_MS = 60_000;
+
+/**
+ * Counts failed authentications per client IP (IPv6 folded to its /56, as the other limiters do) in
+ * a fixed one-minute window in Redis, with the rate limits' resilient store. Undefined when off.
+ */
+export function authFailureLimiter(deps: { redis: Redis; logger: Logger; settings: AuthFailureLimitSettings }): AuthFailureLimiter | undefined {
+  const { settings, logger } = deps;
+  if (!settings.enabled || settings.perMinute <= 0) return undefined;
+  const store = new ResilientRedisStore({
+    prefix: `${settings.keyPrefix}auth-failures:`,
+    sendCommand: sendCommandThrough(deps.redis, settings.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS),
+  });
+  void store.init({ windowMs: FAILURE_WINDOW_MS } as Options);
+  // Fail OPEN when Redis is down or slow (src/api/rate-limit.ts says why): the key check itself still runs.
+  const failOpen = (error: unknown) => logger.warn({ err: errorMessage(error), bucket: 'auth-failures' }, 'auth failure limit: store error, request let through');
+  return {
+    async blockedFor(req) {
+      try {
+        const info = await store.get(rateLimitKey(req));
+        // No counter yet reads as NaN hits (Redis GET of a missing key): not blocked.
+        if (!info || !Number.isFinite(info.totalHits) || info.totalHits < settings.perMinute) return undefined;
+        const resetMs = info.resetTime?.getTime() ?? Number.NaN;
+        const seconds = Math.ceil(((Number.isFinite(resetMs) && resetMs > Date.now() ? resetMs : Date.now() + FAILURE_WINDOW_MS) - Date.now()) / 1000);
+        return Math.min(Math.max(1, seconds), FAILURE_WINDOW_MS / 1000);
+      } catch (error) {
+        failOpen(error);
+        return undefined;
+      }
+    },
+    async recordFailure(req) {
+      try {
+        await store.increment(rateLimitKey(req));
+      } catch (error) {
+        failOpen(error);
+      }
+    },
+    refusal(retryAfterSeconds) {
+      return new HttpError(
+        'rate_limited',
+        `Too many failed authentications from this address: at most ${settings.perMinute} per minute. Retry after the time in the Retry-After header.`,
+        { bucket: 'auth-failures', limit: settings.perMinute, windowSeconds: FAILURE_WINDOW_MS / 1000, retryAfterSeconds },
+      );
+    },
   };
 }
 

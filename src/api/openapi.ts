@@ -16,6 +16,7 @@ import {
   scheduleBodySchema,
   scheduledQuerySchema,
 } from './schemas';
+import { apiKeyListSchema, apiKeySchema, createdApiKeySchema, createKeyBodySchema, rotateKeyBodySchema } from './key-schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -37,6 +38,7 @@ function componentSchemas(): Record<string, JsonSchema> {
   const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, postSchema, errorSchema, healthSchema];
   const registry = z.registry<{ id: string }>();
   for (const schema of named) registry.add(schema, { id: String(schema.meta()?.id) });
+  for (const schema of [createKeyBodySchema, rotateKeyBodySchema, apiKeySchema, apiKeyListSchema, createdApiKeySchema]) registry.add(schema, { id: String(schema.meta()?.id) });
   const output = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, unrepresentable: 'any', io: 'input' });
   return Object.fromEntries(
     Object.entries(output.schemas).map(([id, schema]) => {
@@ -67,6 +69,31 @@ const idempotencyKeyParam = {
   description: 'Same key and same request within 24 h, whatever happened to the first request: the same post comes back, with the status code the first answer had and its current state (Idempotent-Replayed: true), and nothing new is created. Stored in Postgres with the post.',
 };
 const postIdParam = { name: 'postId', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+/** API keys (src/api/routes/keys.ts): the caller's user's own; 429 also when its address failed authentication too often. */
+const keyIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+const keyErrors = (...statuses: number[]) => ({
+  ...errors(...statuses.filter((status) => status !== 429)),
+  ...(statuses.includes(429)
+    ? { 429: { description: 'rate_limited: too many failed authentications from this address (details.bucket "auth-failures"), or for GET the per-user list limit; Retry-After says when to retry', ...json(ref('Error')) } }
+    : {}),
+});
+const keyPaths = {
+  '/api/v2/keys': {
+    get: { summary: 'List the API keys of the key\'s user (revoked and expired ones included), newest first', responses: { 200: { description: 'Keys; never the key itself or its hash', ...json(ref('ApiKeyList')) }, ...keyErrors(401, 429) } },
+    post: { summary: 'Create an API key (shown once, in this answer)', requestBody: { required: true, ...json(ref('CreateApiKeyRequest')) }, responses: { 201: { description: 'Created', ...json(ref('CreatedApiKey')) }, ...keyErrors(400, 401, 429) } },
+  },
+  '/api/v2/keys/{id}': {
+    delete: { summary: 'Revoke an API key (at once, on every instance; revoking a revoked key changes nothing)', parameters: [keyIdParam], responses: { 204: { description: 'Revoked' }, ...keyErrors(400, 401, 404, 429) } },
+  },
+  '/api/v2/keys/{id}/rotate': {
+    post: {
+      summary: 'Rotate an API key: the old one is revoked, a new one with the same name is created (shown once)',
+      parameters: [keyIdParam],
+      requestBody: { required: false, ...json(ref('RotateApiKeyRequest')) },
+      responses: { 201: { description: 'The new key', ...json(ref('CreatedApiKey')) }, ...keyErrors(400, 401, 404, 429), 409: { description: 'conflict: the key is revoked (details.reason "revoked"); create a new one', ...json(ref('Error')) } },
+    },
+  },
+};
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   return {
@@ -85,6 +112,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/api/v2/accounts/{id}': {
         delete: { summary: 'Disconnect an account', parameters: [{ ...postIdParam, name: 'id' }], responses: { 200: { description: 'Now inactive', ...json(ref('Account')) }, ...errors(401, 404) } },
       },
+      ...keyPaths,
       '/api/v2/publish': {
         post: {
           summary: 'Publish now, waiting up to ?wait seconds',

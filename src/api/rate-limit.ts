@@ -31,7 +31,7 @@ export interface RateLimitSettings extends Omit<RateLimitConfig, 'enabled'> {
   redisTimeoutMs?: number;
 }
 
-const DEFAULT_REDIS_TIMEOUT_MS = 1000;
+export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
 
 /** The user id once authenticated, else the client's IP. */
 export function rateLimitKey(req: Request): string {
@@ -46,7 +46,7 @@ export function rateLimitKey(req: Request): string {
  * is back. Here a failed load or call marks the scripts stale, and the next request loads them
  * again before counting.
  */
-class ResilientRedisStore extends RedisStore {
+export class ResilientRedisStore extends RedisStore {
   private stale = false;
 
   override async init(options: Options): Promise<void> {
@@ -87,7 +87,7 @@ class ResilientRedisStore extends RedisStore {
   }
 }
 
-function sendCommandThrough(redis: Redis, timeoutMs: number) {
+export function sendCommandThrough(redis: Redis, timeoutMs: number) {
   return async (...args: string[]): Promise<RedisReply> => {
     const [command, ...rest] = args;
     let timer: NodeJS.Timeout | undefined;
@@ -147,7 +147,7 @@ function limiter(bucket: RateLimitBucket, rule: RateLimitRule, settings: RateLim
   return rateLimit(options);
 }
 
-function errorMessage(error: unknown): string {
+export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -33,11 +33,16 @@ export class ApiKey {
   [OptionalProps]?: 'createdAt';
   id!: number;
   userId!: number;
-  /** sha256 of the key; the plain key is shown once, at creation. */
+  /** What the key is for ("CI", "laptop"), to tell keys apart in a list. */
+  name!: string;
+  /** sha256 of the key; the plain key is shown once, at creation (or rotation). Never serialized. */
   keyHash!: string;
   /** The first characters of the key, to tell keys apart in a list. */
   prefix!: string;
   createdAt: Date = new Date();
+  /** After this the key answers 401; null: it does not expire. */
+  expiresAt?: Date | null;
+  /** Written at most once a minute per key (src/api/auth.ts). */
   lastUsedAt?: Date | null;
   revokedAt?: Date | null;
 }
@@ -177,9 +182,11 @@ export const ApiKeySchema = new EntitySchema<ApiKey>({
   properties: {
     id: { type: 'number', primary: true, autoincrement: true },
     userId: { type: 'number' },
-    keyHash: { type: 'string' },
+    name: { type: 'string' },
+    keyHash: { type: 'string', hidden: true },
     prefix: { type: 'string' },
     createdAt: { ...timestamps },
+    expiresAt: { ...timestamps, nullable: true },
     lastUsedAt: { ...timestamps, nullable: true },
     revokedAt: { ...timestamps, nullable: true },
   },

@@ -5,6 +5,7 @@ import { Migration20261121000000_initial } from './migrations/Migration202611210
 import { Migration20261122000000_part_progress } from './migrations/Migration20261122000000_part_progress';
 import { Migration20261122100000_account_oauth } from './migrations/Migration20261122100000_account_oauth';
 import { Migration20261201000000_exactly_once } from './migrations/Migration20261201000000_exactly_once';
+import { Migration20261201100000_api_key_lifecycle } from './migrations/Migration20261201100000_api_key_lifecycle';
 
 /** Migrations are listed here, in order, so the same list works from TypeScript sources and from dist/. */
 const migrationsList = [
@@ -12,6 +13,7 @@ const migrationsList = [
   { name: 'Migration20261122000000_part_progress', class: Migration20261122000000_part_progress },
   { name: 'Migration20261122100000_account_oauth', class: Migration20261122100000_account_oauth },
   { name: 'Migration20261201000000_exactly_once', class: Migration20261201000000_exactly_once },
+  { name: 'Migration20261201100000_api_key_lifecycle', class: Migration20261201100000_api_key_lifecycle },
 ];
 
 export function ormOptions(databaseUrl: string, overrides: Partial<Options> = {}): Options {
