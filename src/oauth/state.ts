@@ -1,7 +1,7 @@
 /**
  * OAuth `state`: 32 random bytes (base64url), kept in Redis with a TTL next to what the callback
- * needs (who started, for which business, the PKCE verifier). GETDEL consumes it atomically, so a
- * state works once, even when two callbacks race.
+ * needs (who started, for which business, the PKCE verifier, the hash of the browser's per-flow
+ * secret). GETDEL consumes it atomically, so a state works once, even when two callbacks race.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -16,6 +16,12 @@ export interface OAuthStateData {
   redirectUri: string;
   /** Meta: connect only this Page (or the Instagram account linked to it). */
   pageId?: string;
+  /**
+   * SHA-256 (base64url) of the secret set as a cookie in the browser that called `start`
+   * (browser-binding.ts). Optional only so that a state stored by an older release still parses:
+   * the callback refuses a state without it.
+   */
+  browserHash?: string;
   createdAt: string;
 }
 

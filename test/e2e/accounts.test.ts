@@ -1,7 +1,8 @@
 /**
  * Connecting accounts from the dashboard: "Connect X" goes through the provider's consent page (the
  * fake OAuth server of test/fakes) and back, and the account appears; a refused consent stores
- * nothing; disconnect asks first. Real API, Redis (the one-time state) and Postgres.
+ * nothing; disconnect asks first; a consent page opened from someone else's link (a browser without
+ * the flow's cookie) connects nothing. Real API, Redis (the one-time state) and Postgres.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createHarness, type Harness, type Tenant } from '../support/harness';
@@ -51,6 +52,8 @@ describe('connecting accounts in the dashboard', () => {
     const stored = await accountsApi();
     expect(stored).toEqual([expect.objectContaining({ platform: 'twitter', platformUserId: xUserId, isActive: true, needsReconnect: false })]);
     expect(JSON.stringify(stored)).not.toMatch(/token/i);
+    // The flow's browser-binding cookie was set by the dashboard's start fetch, sent back, then cleared.
+    expect((await context.cookies()).filter((cookie) => cookie.name.startsWith('herald_oauth_'))).toEqual([]);
     await screenshot(page, 'accounts-connected');
     expect(unexpectedErrors(watched)).toEqual([]);
   });
@@ -69,6 +72,26 @@ describe('connecting accounts in the dashboard', () => {
     // The 400 is the callback's answer; on that plain JSON page Chromium also asks for /favicon.ico (404).
     expect(unexpectedErrors(watched, [refusedWith(400), refusedWith(404)])).toEqual([]);
     watched.errors.length = 0;
+  });
+
+  test("when another browser opens the consent link of a flow this business started, then the callback refuses it and nothing is stored", async () => {
+    const before = (await accountsApi()).length;
+    // Someone with this business's key starts a flow (their browser gets the cookie) and sends the link on.
+    const started = await tenant.call('GET', `/api/v2/oauth/twitter/start?businessId=${tenant.businessId}&redirect=0`);
+    expect(started.status).toBe(200);
+    h.fakeOAuth.setNextX({ id: `${Date.now()}9`, username: `victim_${Date.now().toString(36)}`, name: 'Victim' });
+    const victimContext = await newContext(browser);
+    try {
+      const victim = await victimContext.newPage();
+      await victim.goto(started.body.url);
+      await victim.waitForURL((url) => url.pathname.includes('/oauth/twitter/callback'));
+      const body = await victim.textContent('body');
+      expect(body).toMatch(/did not start this connection/);
+      expect(JSON.parse(body!).error.details[0].path).toBe('cookie');
+      expect((await accountsApi()).length).toBe(before);
+    } finally {
+      await victimContext.close();
+    }
   });
 
   test('when an account is disconnected (after confirming), then it leaves the list and the API shows it inactive', async () => {

@@ -1,10 +1,14 @@
 /**
  * Connecting accounts through OAuth, end to end: the real API, Redis and Postgres, and the fake
  * OAuth servers of X, LinkedIn and Meta in place of the providers (test/fakes/oauth-fake.ts).
- * The browser's part (following redirects) is played by fetch with `redirect: 'manual'`.
+ * The browser's part (following redirects, keeping the cookie `start` sets) is played by fetch
+ * with `redirect: 'manual'` and a Cookie header.
  */
 import { randomBytes, createHash } from 'node:crypto';
+import { createApp, startApp } from '../../src/api/app';
 import { SocialAccount } from '../../src/db/entities';
+import { createLogger } from '../../src/logger';
+import { bindingCookieName } from '../../src/oauth/browser-binding';
 import { stateKey } from '../../src/oauth/state';
 import type { IssuedToken } from '../fakes/oauth-fake';
 import { call, createHarness, type Harness, type Tenant } from '../support/harness';
@@ -24,8 +28,11 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-async function get(url: string, apiKey?: string) {
-  const response = await fetch(url, { redirect: 'manual', headers: apiKey ? { Authorization: `Bearer ${apiKey}` } : {} });
+async function get(url: string, apiKey?: string, cookie?: string) {
+  const headers: Record<string, string> = {};
+  if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
+  if (cookie) headers.Cookie = cookie;
+  const response = await fetch(url, { redirect: 'manual', headers });
   const text = await response.text();
   let body: any = text;
   try {
@@ -33,23 +40,31 @@ async function get(url: string, apiKey?: string) {
   } catch {
     // not JSON
   }
-  return { status: response.status, location: response.headers.get('location') ?? undefined, body };
+  return { status: response.status, location: response.headers.get('location') ?? undefined, body, setCookies: response.headers.getSetCookie() };
 }
 
-/** start → the provider's authorize page → the callback URL the provider sends the browser to. */
+/** `name=value` of a Set-Cookie line (what a browser sends back), and its attributes. */
+function parseSetCookie(line: string) {
+  const [pair, ...attributes] = line.split(';').map((part) => part.trim());
+  return { pair: pair!, name: pair!.split('=')[0]!, value: pair!.slice(pair!.indexOf('=') + 1), attributes };
+}
+
+/** start → the provider's authorize page → the callback URL the provider sends the browser to, and the cookie start set. */
 async function authorize(tenant: Tenant, platform: string, query = '') {
   const start = await get(`${h.app.url}/api/v2/oauth/${platform}/start?businessId=${tenant.businessId}${query}`, tenant.apiKey);
   expect(start.status).toBe(302);
+  expect(start.setCookies).toHaveLength(1);
+  const cookie = parseSetCookie(start.setCookies[0]!).pair;
   const authorizeUrl = new URL(start.location!);
   const consent = await get(authorizeUrl.toString());
   expect(consent.status).toBe(302);
-  return { authorizeUrl, callbackUrl: new URL(consent.location!) };
+  return { authorizeUrl, callbackUrl: new URL(consent.location!), cookie };
 }
 
 async function connect(tenant: Tenant, platform: string, query = '') {
-  const { authorizeUrl, callbackUrl } = await authorize(tenant, platform, query);
-  const done = await get(callbackUrl.toString());
-  return { authorizeUrl, callbackUrl, done };
+  const { authorizeUrl, callbackUrl, cookie } = await authorize(tenant, platform, query);
+  const done = await get(callbackUrl.toString(), undefined, cookie);
+  return { authorizeUrl, callbackUrl, done, cookie };
 }
 
 const accountsOf = (businessId: number, platform: string) =>
@@ -112,7 +127,11 @@ describe('X (OAuth 2.0 with PKCE)', () => {
     expect(ttl).toBeGreaterThan(590);
     expect(ttl).toBeLessThanOrEqual(600);
     const stored = JSON.parse((await h.redis.get(stateKey(state)))!);
-    expect(stored).toMatchObject({ businessId: owner.businessId, userId: owner.userId, platform: 'twitter' });
+    expect(stored).toMatchObject({ businessId: owner.businessId, userId: owner.userId, platform: 'twitter', browserHash: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    // Only the hash of the browser's secret is stored, never the secret itself.
+    const secret = parseSetCookie(start.setCookies[0]!).value;
+    expect(JSON.stringify(stored)).not.toContain(secret);
+    expect(createHash('sha256').update(secret).digest('base64url')).toBe(stored.browserHash);
     expect(createHash('sha256').update(stored.codeVerifier).digest('base64url')).toBe(url.searchParams.get('code_challenge'));
     expect(url.toString()).not.toContain(stored.codeVerifier);
     await h.redis.del(stateKey(state));
@@ -121,9 +140,9 @@ describe('X (OAuth 2.0 with PKCE)', () => {
   test('when the user refuses consent, then 400 and nothing is stored', async () => {
     const tenant = await h.tenant({ x: false });
     h.fakeOAuth.denyNext();
-    const { callbackUrl } = await authorize(tenant, 'twitter');
+    const { callbackUrl, cookie } = await authorize(tenant, 'twitter');
     expect(callbackUrl.searchParams.get('error')).toBe('access_denied');
-    const done = await get(callbackUrl.toString());
+    const done = await get(callbackUrl.toString(), undefined, cookie);
     expect(done.status).toBe(400);
     expect(done.body.error.code).toBe('validation_failed');
     expect(done.body.error.message).toMatch(/did not grant access/);
@@ -134,10 +153,10 @@ describe('X (OAuth 2.0 with PKCE)', () => {
 
   test('when the state is unknown or missing, then 400 and nothing is stored', async () => {
     const tenant = await h.tenant({ x: false });
-    const { callbackUrl } = await authorize(tenant, 'twitter');
+    const { callbackUrl, cookie } = await authorize(tenant, 'twitter');
     const forged = new URL(callbackUrl);
     forged.searchParams.set('state', randomBytes(32).toString('base64url'));
-    const unknown = await get(forged.toString());
+    const unknown = await get(forged.toString(), undefined, cookie);
     expect(unknown.status).toBe(400);
     expect(unknown.body.error).toMatchObject({ code: 'validation_failed', details: [expect.objectContaining({ path: 'state' })] });
     forged.searchParams.delete('state');
@@ -150,11 +169,11 @@ describe('X (OAuth 2.0 with PKCE)', () => {
 
   test('when a callback is replayed, then the second one is 400 and the code is not exchanged again', async () => {
     const tenant = await h.tenant({ x: false });
-    const { callbackUrl, done } = await connect(tenant, 'twitter');
+    const { callbackUrl, done, cookie } = await connect(tenant, 'twitter');
     expect(done.status).toBe(302);
     const [first] = await accountsOf(tenant.businessId, 'twitter');
     const tokenCalls = h.fakeOAuth.requests.filter((r) => r.path === '/2/oauth2/token').length;
-    const replay = await get(callbackUrl.toString());
+    const replay = await get(callbackUrl.toString(), undefined, cookie);
     expect(replay.status).toBe(400);
     expect(replay.body.error.details[0].path).toBe('state');
     expect(h.fakeOAuth.requests.filter((r) => r.path === '/2/oauth2/token').length).toBe(tokenCalls);
@@ -165,19 +184,20 @@ describe('X (OAuth 2.0 with PKCE)', () => {
 
   test('when two callbacks with the same state race, then exactly one connects', async () => {
     const tenant = await h.tenant({ x: false });
-    const { callbackUrl } = await authorize(tenant, 'twitter');
-    const results = await Promise.all([get(callbackUrl.toString()), get(callbackUrl.toString()), get(callbackUrl.toString())]);
+    const { callbackUrl, cookie } = await authorize(tenant, 'twitter');
+    const once = () => get(callbackUrl.toString(), undefined, cookie);
+    const results = await Promise.all([once(), once(), once()]);
     expect(results.map((r) => r.status).sort()).toEqual([302, 400, 400]);
     expect(await accountsOf(tenant.businessId, 'twitter')).toHaveLength(1);
   });
 
   test('when the state expired, then 400 and nothing is stored', async () => {
     const tenant = await h.tenant({ x: false });
-    const { callbackUrl } = await authorize(tenant, 'twitter');
+    const { callbackUrl, cookie } = await authorize(tenant, 'twitter');
     const key = stateKey(callbackUrl.searchParams.get('state')!);
     expect(await h.redis.pexpire(key, 1)).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const done = await get(callbackUrl.toString());
+    const done = await get(callbackUrl.toString(), undefined, cookie);
     expect(done.status).toBe(400);
     expect(done.body.error.message).toMatch(/expired/);
     expect(await accountsOf(tenant.businessId, 'twitter')).toEqual([]);
@@ -342,5 +362,100 @@ describe('the fake providers themselves', () => {
     } finally {
       h.oauth.x.clientId = clientId;
     }
+  });
+});
+
+describe('the callback is bound to the browser that started the flow', () => {
+  /** An attacker starts a flow for their own business (key A) and sends the authorize link to a victim. */
+  async function victimConsents() {
+    const attacker = await h.tenant({ x: false });
+    const victimX = { id: `20${Date.now()}`, username: `victim_${randomBytes(3).toString('hex')}`, name: 'Victim' };
+    h.fakeOAuth.setNextX(victimX);
+    const { callbackUrl, cookie } = await authorize(attacker, 'twitter');
+    return { attacker, callbackUrl, attackerCookie: cookie, victimX };
+  }
+
+  test('when start answers, then it sets an HttpOnly, SameSite=Lax cookie on /api/v2/oauth that lives as long as the state', async () => {
+    const start = await get(`${h.app.url}/api/v2/oauth/twitter/start?businessId=${owner.businessId}&redirect=0`, owner.apiKey);
+    expect(start.status).toBe(200);
+    const state = new URL(start.body.url).searchParams.get('state')!;
+    const cookie = parseSetCookie(start.setCookies[0]!);
+    expect(cookie.name).toBe(bindingCookieName(state));
+    expect(cookie.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const attributes = cookie.attributes.map((a) => a.toLowerCase());
+    expect(attributes).toEqual(expect.arrayContaining(['httponly', 'samesite=lax', 'path=/api/v2/oauth', 'max-age=600']));
+    // Plain http here: not Secure (the browser would drop it); see the https test below.
+    expect(attributes).not.toContain('secure');
+    await h.redis.del(stateKey(state));
+  });
+
+  test('when Herald is reached over https, then the cookie is Secure', async () => {
+    const app = await startApp(createApp({
+      orm: h.orm, temporal: h.temporal, redis: h.redis, taskQueue: h.taskQueue, publishers: h.publishers, cipher: h.cipher, logger: createLogger('silent'),
+      oauth: { providers: h.oauth, stateTtlSeconds: 300, publicBaseUrl: 'https://herald.example' },
+    }), 0);
+    try {
+      const start = await get(`${app.url}/api/v2/oauth/twitter/start?businessId=${owner.businessId}&redirect=0`, owner.apiKey);
+      expect(start.status).toBe(200);
+      const attributes = parseSetCookie(start.setCookies[0]!).attributes.map((a) => a.toLowerCase());
+      expect(attributes).toEqual(expect.arrayContaining(['secure', 'httponly', 'samesite=lax', 'max-age=300']));
+      await h.redis.del(stateKey(new URL(start.body.url).searchParams.get('state')!));
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("when the victim's browser (no cookie) comes back to the callback, then 400 naming the cookie, nothing is stored and the state is spent", async () => {
+    const { attacker, callbackUrl, attackerCookie } = await victimConsents();
+    const tokenCalls = h.fakeOAuth.requests.filter((r) => r.path === '/2/oauth2/token').length;
+
+    const refused = await get(callbackUrl.toString());
+
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe('validation_failed');
+    expect(refused.body.error.details).toEqual([expect.objectContaining({ path: 'cookie', message: expect.stringMatching(/did not start this connection/) })]);
+    expect(await accountsOf(attacker.businessId, 'twitter')).toEqual([]);
+    // The code was not even exchanged, and the state cannot be used again, even with the right cookie.
+    expect(h.fakeOAuth.requests.filter((r) => r.path === '/2/oauth2/token').length).toBe(tokenCalls);
+    expect(await h.redis.exists(stateKey(callbackUrl.searchParams.get('state')!))).toBe(0);
+    const late = await get(callbackUrl.toString(), undefined, attackerCookie);
+    expect(late.status).toBe(400);
+    expect(await accountsOf(attacker.businessId, 'twitter')).toEqual([]);
+  });
+
+  test('when the browser presents a different cookie, then 400 and nothing is stored', async () => {
+    const { attacker, callbackUrl } = await victimConsents();
+    const name = bindingCookieName(callbackUrl.searchParams.get('state')!);
+    // The victim's own flow (another state) gave the victim's browser a cookie of its own.
+    const own = await authorize(await h.tenant({ x: false }), 'twitter');
+    const ownSecret = own.cookie.slice(own.cookie.indexOf('=') + 1);
+
+    for (const cookie of [`${name}=${ownSecret}`, own.cookie, `${name}=${randomBytes(32).toString('base64url')}`, `${name}=`]) {
+      const refused = await get(callbackUrl.toString(), undefined, cookie);
+      expect(refused.status).toBe(400);
+    }
+    expect(await accountsOf(attacker.businessId, 'twitter')).toEqual([]);
+  });
+
+  test('when the browser that started presents its cookie, then the account is connected and the cookie is cleared', async () => {
+    const tenant = await h.tenant({ x: false });
+    const { done, cookie } = await connect(tenant, 'twitter');
+    expect(done.status).toBe(302);
+    expect(await accountsOf(tenant.businessId, 'twitter')).toHaveLength(1);
+    const cleared = done.setCookies.map(parseSetCookie).find((c) => c.name === cookie.split('=')[0]);
+    expect(cleared?.value).toBe('');
+    expect(cleared?.attributes.map((a) => a.toLowerCase())).toEqual(expect.arrayContaining(['path=/api/v2/oauth', expect.stringMatching(/^expires=thu, 01 jan 1970/)]));
+  });
+
+  test('when two flows run side by side in one browser, then each callback finds its own cookie', async () => {
+    const tenant = await h.tenant({ x: false });
+    h.fakeOAuth.setNextLinkedIn({ sub: `m${randomBytes(5).toString('hex')}`, name: 'Two Tabs' });
+    const first = await authorize(tenant, 'linkedin');
+    const second = await authorize(tenant, 'twitter');
+    const jar = `${first.cookie}; ${second.cookie}`;
+    expect((await get(first.callbackUrl.toString(), undefined, jar)).status).toBe(302);
+    expect((await get(second.callbackUrl.toString(), undefined, jar)).status).toBe(302);
+    expect(await accountsOf(tenant.businessId, 'linkedin')).toHaveLength(1);
+    expect(await accountsOf(tenant.businessId, 'twitter')).toHaveLength(1);
   });
 });

@@ -41,8 +41,10 @@ async function connected(platform: 'twitter' | 'linkedin' = 'twitter'): Promise<
   const xUserId = `19${Date.now()}${Math.floor(Math.random() * 1000)}`;
   if (platform === 'twitter') h.fakeOAuth.setNextX({ id: xUserId, username: `refresh_${randomBytes(3).toString('hex')}`, name: 'Refresh' });
   const start = await fetch(`${h.app.url}/api/v2/oauth/${platform}/start?businessId=${tenant.businessId}`, { redirect: 'manual', headers: { Authorization: `Bearer ${tenant.apiKey}` } });
+  // The browser that started the flow comes back with the cookie start set.
+  const cookie = start.headers.getSetCookie().map((line) => line.split(';')[0]!).join('; ');
   const consent = await fetch(start.headers.get('location')!, { redirect: 'manual' });
-  const done = await fetch(consent.headers.get('location')!, { redirect: 'manual' });
+  const done = await fetch(consent.headers.get('location')!, { redirect: 'manual', headers: { Cookie: cookie } });
   expect(done.status).toBe(302);
   const account = await h.orm.em.fork().findOneOrFail(SocialAccount, { businessId: tenant.businessId, platform });
   return { tenant, account, xUserId };

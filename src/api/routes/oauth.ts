@@ -1,11 +1,15 @@
 /**
  * Connecting accounts through the providers' consent pages.
  * - `GET /oauth/:platform/start?businessId=1[&pageId=…][&redirect=0]` (API key): stores a one-time
- *   state in Redis and answers 302 to the provider's authorize page (`redirect=0`: 200 `{ url }`).
+ *   state in Redis, sets a per-flow secret in an HttpOnly cookie (only its hash goes into the
+ *   state) and answers 302 to the provider's authorize page (`redirect=0`: 200 `{ url }`; the
+ *   dashboard fetches that, same-origin, so the browser keeps the cookie, then navigates).
  * - `GET /oauth/:platform/callback?code=…&state=…` (no API key: the browser comes back from the
- *   provider; the state authenticates it): exchanges the code, stores the account(s), 302 to the
- *   dashboard with `?connected=<platform>&accounts=<n>`. A bad, expired or reused state, or a
- *   refused consent, answers 400 and stores nothing.
+ *   provider; the state and the cookie authenticate it): exchanges the code, stores the
+ *   account(s), 302 to the dashboard with `?connected=<platform>&accounts=<n>`. A bad, expired or
+ *   reused state, a browser without that flow's cookie (someone else's authorize link), or a
+ *   refused consent, answers 400 and stores nothing. The state is spent and the cookie cleared by
+ *   any callback.
  */
 import { Router, type Request } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -16,6 +20,7 @@ import type { Logger } from '../../logger';
 import { identitiesFor, storeConnectedAccounts } from '../../oauth/connect';
 import { authorizeUrl, createPkce, OAuthError } from '../../oauth/http';
 import { clientIdVariable, providerOf, type OAuthSettings } from '../../oauth/providers';
+import { clearBindingCookie, newBrowserSecret, presentedSecret, secretMatches, setBindingCookie } from '../../oauth/browser-binding';
 import { consumeState, createState } from '../../oauth/state';
 import type { TokenCipher } from '../../security/token-cipher';
 import { assertMember, authOf } from '../auth';
@@ -57,6 +62,18 @@ function invalidState(): HttpError {
   return validationFailed([{ path: 'state', message: 'is unknown, expired or already used: start connecting again' }]);
 }
 
+function foreignBrowser(): HttpError {
+  return validationFailed([{
+    path: 'cookie',
+    message: 'this browser did not start this connection (its herald_oauth cookie is missing or does not match): nothing was connected. Start connecting again from the dashboard, in the browser you consent in.',
+  }]);
+}
+
+/** The binding cookie is Secure when Herald is reached over https. */
+function secureCookie(deps: OAuthRouteDeps, req: Request): boolean {
+  return publicBase(deps, req).startsWith('https:');
+}
+
 /** The start route: mounted behind the API key. */
 export function oauthStartRoutes(deps: OAuthRouteDeps): Router {
   const router = Router();
@@ -70,6 +87,7 @@ export function oauthStartRoutes(deps: OAuthRouteDeps): Router {
       throw validationFailed([{ path: 'platform', message: `connecting ${platform} through OAuth is not configured (set ${clientIdVariable[providerName]})` }]);
     }
     const pkce = createPkce();
+    const browser = newBrowserSecret();
     const redirectUri = `${publicBase(deps, req)}/api/v2/oauth/${platform}/callback`;
     const state = await createState(
       deps.redis,
@@ -80,12 +98,14 @@ export function oauthStartRoutes(deps: OAuthRouteDeps): Router {
         codeVerifier: pkce.verifier,
         redirectUri,
         ...(query.pageId && providerName === 'meta' ? { pageId: query.pageId } : {}),
+        browserHash: browser.hash,
         createdAt: (deps.now?.() ?? new Date()).toISOString(),
       },
       deps.oauth.stateTtlSeconds,
     );
     const url = authorizeUrl(providerName, deps.oauth.providers, { state, redirectUri, codeChallenge: pkce.challenge });
     res.set('Cache-Control', 'no-store');
+    setBindingCookie(res, state, browser.secret, { secure: secureCookie(deps, req), ttlSeconds: deps.oauth.stateTtlSeconds });
     if (query.redirect === '0' || query.redirect === 'false') {
       res.json({ url });
       return;
@@ -102,9 +122,16 @@ export function oauthCallbackRoutes(deps: OAuthRouteDeps): Router {
     res.set('Cache-Control', 'no-store');
     const platform = platformParam(req);
     const query = parseOrThrow(callbackQuerySchema, req.query);
-    // Consumed before anything else: a state is spent by its first callback, whatever the outcome.
+    // Consumed before anything else: a state is spent by its first callback, whatever the outcome
+    // (so a link someone else sends cannot be retried); the flow's cookie is cleared likewise.
     const state = await consumeState(deps.redis, query.state);
+    const presented = presentedSecret(req, query.state);
+    clearBindingCookie(res, query.state, secureCookie(deps, req));
     if (!state || state.platform !== platform) throw invalidState();
+    if (!secretMatches(state.browserHash, presented)) {
+      deps.logger.warn({ platform, businessId: state.businessId, userId: state.userId, cookie: presented ? 'mismatch' : 'missing' }, 'OAuth callback from a browser that did not start the flow: refused');
+      throw foreignBrowser();
+    }
     if (query.error) {
       const why = query.error === 'access_denied' ? 'the consent was refused' : query.error;
       throw validationFailed([{ path: 'error', message: `${platform} did not grant access (${why}): nothing was connected`, error: query.error }]);

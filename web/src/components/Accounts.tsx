@@ -2,6 +2,8 @@
  * Accounts: the business's connected social accounts, "Connect" buttons that go through each
  * provider's consent page (the API's OAuth flow), and disconnect. The API key never leaves the
  * Authorization header: the start call answers the provider's address, and the browser goes there.
+ * That start call is a same-origin fetch, so the browser keeps the HttpOnly cookie it sets (the
+ * flow's secret): the API's callback accepts only the browser that presents it.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type Account, type Business } from '../api';
