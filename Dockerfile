@@ -6,14 +6,14 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm install with the committed lock, not npm ci: the lock names only the linux-x64 builds of
-# packages with per-platform binaries, so npm ci calls it out of sync (same as .ci/run).
-RUN npm install --no-audit --no-fund
+# Exactly the committed lock file: npm ci refuses a lock that disagrees with package.json.
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
-# The sandbox's fake X is compiled into the app (src/sandbox imports it).
+# src/sandbox (loaded only with HERALD_SANDBOX) imports the platform fakes: they are compiled here so
+# the build type-checks, and left out of the runtime image below.
 COPY test/fakes ./test/fakes
 RUN npx tsc -p tsconfig.build.json
 # The dashboard: static assets built by Vite into web/dist (it reuses src/domain's splitter).
@@ -26,8 +26,12 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
-COPY --from=build /app/dist ./dist
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Compiled code only: no tests, no fakes (so no sandbox mode: src/main.ts says so if asked for one).
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/workflows ./dist/workflows
+COPY --from=build /app/dist/activities ./dist/activities
+RUN rm -rf dist/src/sandbox dist/src/oauth/sandbox.js dist/src/oauth/sandbox.js.map
 COPY spec ./spec
 COPY --from=build /app/web/dist ./web/dist
 USER node

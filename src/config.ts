@@ -76,6 +76,9 @@ const envSchema = z.object({
   TEMPORAL_PAYLOAD_KEYS: tokenKeys.optional(),
   TEMPORAL_CODEC_CORS_ORIGINS: optionalString,
   TEMPORAL_CODEC_API_KEY: optionalString,
+  TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED: booleanFlag.optional(),
+  TEMPORAL_CODEC_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(8 * 1024 * 1024).default(1024 * 1024),
+  METRICS_TOKEN: optionalString.refine((value) => value === undefined || value.length >= 16, 'must be at least 16 characters'),
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(50),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(250),
@@ -103,6 +106,8 @@ const envSchema = z.object({
   RATE_LIMIT_SCHEDULE: rateLimitSpec.default({ limit: 50, windowMs: 3_600_000 }),
   RATE_LIMIT_LIST: rateLimitSpec.default({ limit: 100, windowMs: 60_000 }),
   RATE_LIMIT_CANCEL: rateLimitSpec.default({ limit: 100, windowMs: 3_600_000 }),
+  RATE_LIMIT_ACCOUNTS: rateLimitSpec.default({ limit: 60, windowMs: 3_600_000 }),
+  RATE_LIMIT_CODEC: rateLimitSpec.default({ limit: 600, windowMs: 60_000 }),
   RATE_LIMIT_KEY_PREFIX: z.string().min(1).default('herald:rl:'),
   RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(20),
 
@@ -165,8 +170,12 @@ export type Config = {
     webUiUrl: string;
     /** Payload codec keys, same format as the token keys; undefined: derived from the token keys outside production. */
     payloadKeys?: TokenKey[];
-    /** The codec endpoint (/codec): Web UI origins allowed by CORS, and an operator key accepted as Bearer. */
-    codec: { corsOrigins: string[]; apiKey?: string };
+    /**
+     * The codec endpoint (/codec): Web UI origins allowed by CORS, an operator key accepted as Bearer,
+     * the body limit, and whether the local dev Web UI may decode without Authorization
+     * (TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED: explicit, never in production, loopback only).
+     */
+    codec: { corsOrigins: string[]; apiKey?: string; allowUnauthenticated: boolean; maxBodyBytes: number };
   };
   worker: { maxConcurrentActivities: number; maxCachedWorkflows: number };
   workerHealth: {
@@ -177,6 +186,8 @@ export type Config = {
     /** Loopback port of the Temporal SDK's Prometheus exporter, re-served on the health port's /metrics; 0 turns it off. */
     sdkMetricsPort: number;
   };
+  /** METRICS_TOKEN: Bearer token for /metrics (API and worker); unset: loopback clients only. */
+  metricsToken?: string;
   /** Undefined only in development/test, where the launcher supplies a generated dev key. */
   tokenKeys?: TokenKey[];
   devSecretsFile: string;
@@ -232,6 +243,10 @@ export type RateLimitConfig = {
   schedule: RateLimitRule;
   list: RateLimitRule;
   cancel: RateLimitRule;
+  /** Writes to accounts (connect, disconnect, OAuth start). */
+  accounts: RateLimitRule;
+  /** /codec calls per caller (operator key, API key's user, or the dev UI's address). */
+  codec: RateLimitRule;
 };
 
 export class ConfigError extends Error {}
@@ -245,6 +260,9 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
   const e = parsed.data;
   if (e.NODE_ENV === 'production' && !e.TOKEN_ENCRYPTION_KEYS) {
     throw new ConfigError('Invalid configuration:\n  TOKEN_ENCRYPTION_KEYS: required in production');
+  }
+  if (e.NODE_ENV === 'production' && e.TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED) {
+    throw new ConfigError('Invalid configuration:\n  TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED: only for local development, never in production');
   }
   const wantsTls =
     e.TEMPORAL_TLS ?? Boolean(e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_CLIENT_CERT_PATH || e.TEMPORAL_TLS_SERVER_CA_CERT_PATH);
@@ -271,7 +289,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       dev: { port: e.TEMPORAL_DEV_PORT, uiPort: e.TEMPORAL_DEV_UI_PORT, dbFile: e.TEMPORAL_DEV_DB_FILE },
       webUiUrl: e.TEMPORAL_WEB_UI_URL,
       payloadKeys: e.TEMPORAL_PAYLOAD_KEYS,
-      codec: { corsOrigins: codecCorsOrigins(e.TEMPORAL_CODEC_CORS_ORIGINS, e.TEMPORAL_DEV_UI_PORT, e.TEMPORAL_WEB_UI_URL), apiKey: e.TEMPORAL_CODEC_API_KEY },
+      codec: { corsOrigins: codecCorsOrigins(e.TEMPORAL_CODEC_CORS_ORIGINS, e.TEMPORAL_DEV_UI_PORT, e.TEMPORAL_WEB_UI_URL), apiKey: e.TEMPORAL_CODEC_API_KEY, allowUnauthenticated: e.TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED ?? false, maxBodyBytes: e.TEMPORAL_CODEC_MAX_BODY_BYTES },
     },
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
@@ -282,6 +300,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       unreachableExitAfterMs: e.WORKER_UNREACHABLE_EXIT_AFTER_MS,
       sdkMetricsPort: e.WORKER_SDK_METRICS_PORT,
     },
+    metricsToken: e.METRICS_TOKEN,
     tokenKeys: e.TOKEN_ENCRYPTION_KEYS,
     devSecretsFile: e.DEV_SECRETS_FILE,
     platforms: {
@@ -304,6 +323,8 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       schedule: e.RATE_LIMIT_SCHEDULE,
       list: e.RATE_LIMIT_LIST,
       cancel: e.RATE_LIMIT_CANCEL,
+      accounts: e.RATE_LIMIT_ACCOUNTS,
+      codec: e.RATE_LIMIT_CODEC,
     },
     authFailuresPerMinute: e.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
     oauth: {

@@ -25,11 +25,11 @@ import { installTemporalRuntime } from './temporal/runtime-logging';
 import { startWorker, type HeraldWorker } from './temporal/worker';
 import { heraldDataConverter, payloadKeysFor, type AesGcmPayloadCodec } from './temporal/payload-codec';
 import { isLoopbackHost } from './api/routes/codec';
-import { startSandbox, type Sandbox } from './sandbox';
+import type { Sandbox } from './sandbox';
 import { oauthProvidersFromConfig, oauthSettingsFromConfig, type OAuthProviders } from './oauth/providers';
 import { ensureTokenRefreshSchedule } from './oauth/refresh-schedule';
 import { ensureReconcileSchedule } from './temporal/reconcile-schedule';
-import { startSandboxOAuth } from './oauth/sandbox';
+import type { SandboxOAuth } from './oauth/sandbox';
 import type { Registry } from 'prom-client';
 
 type Role = 'api' | 'worker';
@@ -64,9 +64,8 @@ async function main(): Promise<void> {
     const applied = await migrate(orm);
     if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
 
-    const sandbox = config.sandbox ? await startSandbox({ orm, logger }) : undefined;
+    const { sandbox, sandboxOAuth } = config.sandbox ? await startSandboxMode(config, orm, logger) : { sandbox: undefined, sandboxOAuth: undefined };
     if (sandbox) stoppers.unshift(() => sandbox.stop());
-    const sandboxOAuth = sandbox ? await startSandboxOAuth(logger, config.platforms.httpTimeoutMs) : undefined;
     if (sandboxOAuth) stoppers.unshift(() => sandboxOAuth.stop());
     const oauth = sandboxOAuth?.providers ?? oauthProvidersFromConfig(config);
     const publishers = createPublishers(withSandbox(config, sandbox));
@@ -131,6 +130,27 @@ async function maybeStartDevServer(config: Config, roles: Set<Role>, logger: Log
 function apiBaseUrl(config: Config): string {
   const host = ['0.0.0.0', '::', ''].includes(config.http.host) ? 'localhost' : config.http.host;
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
+}
+
+/**
+ * The sandbox's fakes are loaded only in sandbox mode: the production image leaves them out (they
+ * live with the tests), so HERALD_SANDBOX there fails with this message instead of a module error.
+ */
+async function startSandboxMode(config: Config, orm: RoleDeps['orm'], logger: Logger): Promise<{ sandbox: Sandbox; sandboxOAuth: SandboxOAuth }> {
+  let modules: [typeof import('./sandbox'), typeof import('./oauth/sandbox')];
+  try {
+    modules = await Promise.all([import('./sandbox'), import('./oauth/sandbox')]);
+  } catch (err) {
+    throw new Error(`sandbox mode (HERALD_SANDBOX) is not part of this build: its platform fakes are test code (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const [{ startSandbox }, { startSandboxOAuth }] = modules;
+  const sandbox = await startSandbox({ orm, logger });
+  try {
+    return { sandbox, sandboxOAuth: await startSandboxOAuth(logger, config.platforms.httpTimeoutMs) };
+  } catch (err) {
+    await sandbox.stop();
+    throw err;
+  }
 }
 
 function withSandbox(config: Config, sandbox: Sandbox | undefined): Pick<Config, 'platforms'> {
@@ -199,6 +219,8 @@ async function startWorkerHealth(config: Config, worker: HeraldWorker, deps: Rol
     workerState: () => worker.worker.getState(),
     connection: () => watchdog.status(),
     metrics: workerMetricsSource(deps.metricsRegistry, sdkAddress && `http://${sdkAddress}/metrics`),
+    metricsToken: config.metricsToken,
+    logError: (err: unknown, path: string) => deps.logger.error({ err, path }, 'worker health request failed'),
   };
   try {
     const server = await startWorkerHealthServer(sources, config.workerHealth.port, config.http.host);
@@ -225,9 +247,23 @@ async function startApi(config: Config, target: TemporalTarget, deps: RoleDeps, 
     namespace: target.namespace,
     corsOrigins: config.temporal.codec.corsOrigins,
     operatorKey: config.temporal.codec.apiKey,
-    allowLoopbackUi: config.env !== 'production' && isLoopbackHost(config.http.host),
+    // Explicit (TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED, set by `npm start`), refused in production by the config.
+    allowLoopbackUi: config.temporal.codec.allowUnauthenticated && config.env !== 'production' && isLoopbackHost(config.http.host),
+    maxBodyBytes: config.temporal.codec.maxBodyBytes,
   };
-  const app = createApp({ ...deps, temporal, redis, taskQueue: config.temporal.taskQueue, sandbox, codec: codecRoute, oauth: oauthSettingsFromConfig(config, deps.oauth) });
+  if (codecRoute.allowLoopbackUi) {
+    deps.logger.warn('codec: the local dev Web UI may decode payloads without Authorization (TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED, loopback only)');
+  }
+  const app = createApp({
+    ...deps,
+    temporal,
+    redis,
+    taskQueue: config.temporal.taskQueue,
+    sandbox,
+    codec: codecRoute,
+    oauth: oauthSettingsFromConfig(config, deps.oauth),
+    metricsToken: config.metricsToken,
+  });
   const running = await startApp(app, config.http.port, config.http.host);
   return {
     ...running,

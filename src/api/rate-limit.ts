@@ -15,7 +15,7 @@
  *   API's error shape with `Retry-After` (seconds until the window resets).
  * - Redis down: fail OPEN (see `passOnStoreError` below).
  */
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Redis } from 'ioredis';
@@ -23,7 +23,7 @@ import type { RateLimitConfig, RateLimitRule } from '../config';
 import type { Logger } from '../logger';
 import { HttpError } from './errors';
 
-export type RateLimitBucket = 'publish' | 'multiPlatform' | 'schedule' | 'list' | 'cancel';
+export type RateLimitBucket = 'publish' | 'multiPlatform' | 'schedule' | 'list' | 'cancel' | 'accounts' | 'codec';
 
 export interface RateLimitSettings extends Omit<RateLimitConfig, 'enabled'> {
   enabled: boolean;
@@ -108,16 +108,25 @@ const bucketNames: Record<RateLimitBucket, string> = {
   schedule: 'schedule',
   list: 'list',
   cancel: 'cancel',
+  accounts: 'accounts',
+  codec: 'codec',
 };
 
-function limiter(bucket: RateLimitBucket, rule: RateLimitRule, settings: RateLimitSettings, redis: Redis, logger: Logger): RequestHandler {
+function limiter(
+  bucket: RateLimitBucket,
+  rule: RateLimitRule,
+  settings: RateLimitSettings,
+  redis: Redis,
+  logger: Logger,
+  keyGenerator: (req: Request, res: Response) => string = rateLimitKey,
+): RequestHandler {
   const seconds = Math.ceil(rule.windowMs / 1000);
   const options: Partial<Options> = {
     windowMs: rule.windowMs,
     limit: rule.limit,
     standardHeaders: 'draft-7',
     legacyHeaders: true,
-    keyGenerator: rateLimitKey,
+    keyGenerator,
     store: new ResilientRedisStore({
       prefix: `${settings.keyPrefix}${bucketNames[bucket]}:`,
       sendCommand: sendCommandThrough(redis, settings.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS),
@@ -164,6 +173,8 @@ function describeWindow(ms: number): string {
 
 /** Single-post reads (`GET /posts/:id`) are not counted: the dashboard polls them. */
 const singleRead = /^\/posts\/[^/]+\/?$/;
+/** Starting an OAuth connection is an account write (it ends in a stored account), not a list read. */
+const oauthStart = /^\/oauth\/[^/]+\/start\/?$/;
 
 /**
  * Mounted on the API router after authentication. Routes it does not name pass through; the
@@ -179,11 +190,27 @@ export function rateLimits(deps: { redis: Redis; logger: Logger; settings: RateL
   const schedule = make('schedule');
   const list = make('list');
   const cancel = make('cancel');
+  const accounts = make('accounts');
   router.post('/publish', publish);
   router.post('/publish/multi-platform', multiPlatform);
   router.post('/schedule', schedule);
   router.delete('/schedule/:postId', cancel);
   router.put('/schedule/:postId', cancel);
-  router.get(/.*/, (req, res, next) => (singleRead.test(req.path) ? next() : list(req, res, next)));
+  router.post('/accounts', accounts);
+  router.delete('/accounts/:id', accounts);
+  router.get(/.*/, (req, res, next) => {
+    if (singleRead.test(req.path)) return next();
+    if (oauthStart.test(req.path)) return accounts(req, res, next);
+    return list(req, res, next);
+  });
   return router;
+}
+
+/**
+ * The codec endpoint's limit, counted per caller (`keyOf`: the operator key, the API key's user, or
+ * the dev UI's address) in its own bucket; a pass-through when limits are off.
+ */
+export function codecRateLimit(deps: { redis: Redis; logger: Logger; settings: RateLimitSettings; keyOf: (req: Request, res: Response) => string }): RequestHandler {
+  if (!deps.settings.enabled) return (_req, _res, next) => next();
+  return limiter('codec', deps.settings.codec, deps.settings, deps.redis, deps.logger, deps.keyOf);
 }

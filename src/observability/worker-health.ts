@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { State as WorkerState } from '@temporalio/worker';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger';
+import { isForwarded, metricsAccess } from './metrics-access';
 
 export interface ConnectionStatus {
   /** Undefined until the first check has answered. */
@@ -110,6 +111,10 @@ export interface WorkerHealthSources {
   connection: () => ConnectionStatus;
   /** The text served at /metrics. */
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /** METRICS_TOKEN: who may read /metrics (see metrics-access.ts); loopback only when unset. */
+  metricsToken?: string;
+  /** Where failures of this server go (the answer itself carries no error text). */
+  logError?: (err: unknown, path: string) => void;
 }
 
 export interface WorkerHealthServer {
@@ -136,13 +141,19 @@ async function answer(sources: WorkerHealthSources, req: IncomingMessage, res: S
     if (path === '/healthz') return sendLiveness(sources, res);
     if (path === '/readyz') return sendReadiness(sources, res);
     if (path === '/metrics') {
+      const access = metricsAccess(
+        { authorization: req.headers.authorization, peerAddress: req.socket.remoteAddress, forwarded: isForwarded(req.headers) },
+        sources.metricsToken,
+      );
+      if (!access.allowed) return sendJson(res, 401, { error: access.reason });
       const { contentType, body } = await sources.metrics();
       res.writeHead(200, { 'Content-Type': contentType }).end(body);
       return;
     }
     sendJson(res, 404, { error: 'not found; try /healthz, /readyz or /metrics' });
   } catch (err) {
-    sendJson(res, 500, { error: describeError(err) });
+    sources.logError?.(err, path ?? '/');
+    sendJson(res, 500, { error: 'internal error; see the worker log' });
   }
 }
 
@@ -160,7 +171,8 @@ function sendReadiness(sources: WorkerHealthSources, res: ServerResponse): void 
   sendJson(res, ready ? 200 : 503, {
     status: ready ? 'ready' : 'not_ready',
     workerState,
-    temporal: connection.reachable === undefined ? 'not checked yet' : connection.reachable ? 'ok' : `unreachable: ${connection.lastError ?? ''}`,
+    // What is down, not why: the error text (hosts, ports) stays in the worker's log.
+    temporal: connection.reachable === undefined ? 'not checked yet' : connection.reachable ? 'ok' : 'unreachable',
     ...(connection.unreachableSince ? { unreachableSince: connection.unreachableSince.toISOString() } : {}),
   });
 }

@@ -3,7 +3,10 @@
  * its history as the server stores it holds ciphertext only, and the codec endpoint the Web UI
  * calls turns that ciphertext back into the plain payloads, for the right callers only.
  */
+import { randomBytes } from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
+import { createApp, startApp, type RunningApp } from '../../src/api/app';
+import { createLogger } from '../../src/logger';
 import { ENCRYPTED_ENCODING, payloadToJson, type JsonPayload } from '../../src/temporal/payload-codec';
 import { createHarness, eventually, postHandle, type Harness, type Tenant } from '../support/harness';
 
@@ -202,5 +205,71 @@ describe('the codec endpoint for the Web UI', () => {
     expect(encoded.body.payloads[0].data).not.toBe(plain.data);
     const decoded = await codec('/decode', encoded.body, { Origin: UI_ORIGIN });
     expect(decoded.body.payloads).toEqual([plain]);
+  });
+});
+
+describe('who may reach the codec, and how much', () => {
+  const opened: RunningApp[] = [];
+  afterAll(async () => {
+    for (const app of opened) await app.stop();
+  });
+  const logger = createLogger(process.env.HERALD_TEST_LOG_LEVEL ?? 'silent');
+  const runPrefix = `herald:rl:codec-test:${process.pid}:${Date.now()}:`;
+  /** Another API on the same services, with the codec options (and limits) the test gives. */
+  async function codecApp(options: { allowLoopbackUi: boolean; maxBodyBytes?: number; limit?: number }): Promise<RunningApp> {
+    const codecOptions = { codec: h.payloadCodec, namespace: 'default', corsOrigins: [UI_ORIGIN], allowLoopbackUi: options.allowLoopbackUi, maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 };
+    const rule = { limit: options.limit ?? 1000, windowMs: 60_000 };
+    const rateLimits = { enabled: true, keyPrefix: runPrefix + randomBytes(3).toString('hex') + ':', publish: rule, multiPlatform: rule, schedule: rule, list: rule, cancel: rule, accounts: rule, codec: rule };
+    const app = await startApp(createApp({ orm: h.orm, temporal: h.temporal, redis: h.redis, taskQueue: h.taskQueue, publishers: h.publishers, cipher: h.cipher, logger, codec: codecOptions, rateLimits }), 0);
+    opened.push(app);
+    return app;
+  }
+  const post = async (app: RunningApp, path: string, body: string, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${app.url}/codec${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', ...headers }, body });
+    return { status: response.status, body: (await response.json().catch(() => undefined)) as any, headers: response.headers };
+  };
+  const plain = JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"x"').toString('base64') }] });
+
+  test('when unauthenticated decoding is not turned on, then the loopback UI origin alone is refused with 401', async () => {
+    const app = await codecApp({ allowLoopbackUi: false });
+    const response = await post(app, '/encode', plain, { Origin: UI_ORIGIN });
+    expect(response.status).toBe(401);
+    expect(response.body.error.code).toBe('unauthorized');
+    // With a credential it works: the operator surface is not gone, only the open door.
+    const withKey = await post(app, '/encode', plain, { Origin: UI_ORIGIN, Authorization: `Bearer ${tenant.apiKey}` });
+    expect(withKey.status).toBe(200);
+  });
+
+  test('when it is turned on, then a request forwarded by a proxy on loopback still needs a credential', async () => {
+    const app = await codecApp({ allowLoopbackUi: true });
+    expect((await post(app, '/encode', plain, { Origin: UI_ORIGIN })).status).toBe(200);
+    expect((await post(app, '/encode', plain, { Origin: UI_ORIGIN, 'X-Forwarded-For': '203.0.113.7' })).status).toBe(401);
+    expect((await post(app, '/encode', plain, { Origin: UI_ORIGIN, Forwarded: 'for=203.0.113.7' })).status).toBe(401);
+  });
+
+  test('when a large body comes without a credential, then the answer is 401 before the body is read; with one, beyond the limit is 413', async () => {
+    const app = await codecApp({ allowLoopbackUi: false, maxBodyBytes: 64 * 1024 });
+    const big = JSON.stringify({ payloads: [{ data: Buffer.alloc(200 * 1024, 1).toString('base64') }] });
+    const anonymous = await post(app, '/decode', big);
+    expect(anonymous.status).toBe(401);
+    const bad = await post(app, '/decode', big, { Authorization: 'Bearer hk_not-a-key' });
+    expect(bad.status).toBe(401);
+    const tooLarge = await post(app, '/decode', big, { Authorization: `Bearer ${tenant.apiKey}` });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.error.code).toBe('payload_too_large');
+    // Malformed JSON from an authenticated caller is a 400, not a 500.
+    const broken = await post(app, '/decode', '{"payloads": [', { Authorization: `Bearer ${tenant.apiKey}` });
+    expect(broken.status).toBe(400);
+  });
+
+  test('when one caller exceeds RATE_LIMIT_CODEC, then it gets 429 with Retry-After while another caller still passes', async () => {
+    const app = await codecApp({ allowLoopbackUi: false, limit: 3 });
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await post(app, '/encode', plain, { Authorization: `Bearer ${tenant.apiKey}` })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const refused = await post(app, '/encode', plain, { Authorization: `Bearer ${tenant.apiKey}` });
+    expect(refused.body.error.details).toEqual(expect.objectContaining({ bucket: 'codec', limit: 3 }));
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await post(app, '/encode', plain, { Authorization: `Bearer ${other.apiKey}` })).status).toBe(200);
   });
 });

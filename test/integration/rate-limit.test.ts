@@ -47,6 +47,8 @@ function settings(prefix: string, overrides: Partial<RateLimitSettings> = {}): R
     schedule: { limit: 2, windowMs: 3600_000 },
     list: { limit: 4, windowMs: minute },
     cancel: { limit: 3, windowMs: 3600_000 },
+    accounts: { limit: 2, windowMs: 3600_000 },
+    codec: { limit: 3, windowMs: minute },
     ...overrides,
   };
 }
@@ -139,6 +141,30 @@ describe('rate limits across two API instances sharing Redis', () => {
     for (const post of [first.body, second.body]) await h.temporal.workflow.getHandle(post.workflowId).terminate('test cleanup');
   });
 
+  test('when account writes exceed their limit, then connect, disconnect and OAuth start answer 429 and store nothing more', async () => {
+    const tenant = await h.tenant({ x: false });
+    const connect = (n: number) =>
+      call(a.url, tenant.apiKey, 'POST', '/api/v2/accounts', { businessId: tenant.businessId, platform: 'twitter', platformUserId: `rl-${n}`, accessToken: `token-${n}` });
+    const first = await connect(1);
+    expect(first.status).toBe(201);
+    expect(first.headers.get('x-ratelimit-limit')).toBe('2');
+    // A disconnect counts in the same bucket (on the other instance).
+    const disconnect = await call(b.url, tenant.apiKey, 'DELETE', `/api/v2/accounts/${first.body.id}`);
+    expect(disconnect.status).toBeLessThan(300);
+    expect(disconnect.headers.get('x-ratelimit-remaining')).toBe('0');
+    const refused = await connect(2);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.details).toEqual(expect.objectContaining({ bucket: 'accounts', limit: 2 }));
+    const start = await call(a.url, tenant.apiKey, 'GET', `/api/v2/oauth/twitter/start?businessId=${tenant.businessId}&redirect=0`);
+    expect(start.status).toBe(429);
+    const stored = await h.orm.em.getConnection().execute('select count(*)::int as n from social_accounts where business_id = ?', [tenant.businessId]);
+    expect(stored[0].n).toBe(1);
+    // Reading the accounts is a list read, not an account write.
+    const read = await call(a.url, tenant.apiKey, 'GET', `/api/v2/accounts?businessId=${tenant.businessId}`);
+    expect(read.status).toBe(200);
+    expect(read.headers.get('x-ratelimit-limit')).toBe('4');
+  });
+
   test('when there is no API key, then the request is refused before any limiter counts it', async () => {
     const response = await call(a.url, undefined, 'GET', `/api/v2/scheduled?businessId=${owner.businessId}`);
     expect(response.status).toBe(401);
@@ -228,6 +254,8 @@ describe('configuration', () => {
       schedule: { limit: 50, windowMs: 3600_000 },
       list: { limit: 7, windowMs: 60_000 },
       cancel: { limit: 1000, windowMs: 86_400_000 },
+      accounts: { limit: 60, windowMs: 3600_000 },
+      codec: { limit: 600, windowMs: 60_000 },
     });
     expect(parseConfig({ NODE_ENV: 'test' }).rateLimit.enabled).toBe(false);
     expect(parseConfig({ NODE_ENV: 'test', RATE_LIMIT_ENABLED: '1' }).rateLimit.enabled).toBe(true);

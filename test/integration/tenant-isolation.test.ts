@@ -62,7 +62,7 @@ beforeAll(async () => {
   app = createApp({
     orm: h.orm, temporal: h.temporal, redis: h.redis, taskQueue: h.taskQueue, publishers: h.publishers, cipher: h.cipher, logger: createLogger('silent'),
     sandbox: { fakeX: h.fakeX, fakeLinkedIn: h.fakeLinkedIn, fakeMeta: h.fakeMeta },
-    codec: { codec: h.payloadCodec, namespace: 'default', corsOrigins: [], allowLoopbackUi: false },
+    codec: { codec: h.payloadCodec, namespace: 'default', corsOrigins: [], allowLoopbackUi: false, maxBodyBytes: 1024 * 1024 },
   });
   running = await startApp(app, 0);
   owner = await h.tenant({ name: `Owner ${marker}` });

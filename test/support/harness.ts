@@ -139,7 +139,7 @@ export async function createHarness(options: { worker?: boolean; temporalAddress
   const connection = await Connection.connect({ address: temporalAddress });
   const temporal = new Client({ connection, dataConverter });
   const taskQueue = `herald-test-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const codec = { codec: payloadCodec, namespace: 'default', corsOrigins: ['http://localhost:8233', 'http://127.0.0.1:8233'], allowLoopbackUi: true };
+  const codec = { codec: payloadCodec, namespace: 'default', corsOrigins: ['http://localhost:8233', 'http://127.0.0.1:8233'], allowLoopbackUi: true, maxBodyBytes: 1024 * 1024 };
   const app = await startApp(createApp({ orm, temporal, redis, taskQueue, publishers, cipher, logger, codec, oauth: { providers: oauth, stateTtlSeconds: 600 }, sandbox: options.sandbox ? { fakeX, fakeLinkedIn, fakeMeta } : undefined }), 0);
 
   const harness: Harness = {

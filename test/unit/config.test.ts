@@ -269,3 +269,28 @@ describe('TOKEN_ENCRYPTION_KEYS with a repeated key id', () => {
     expect(() => parseConfig({ TOKEN_ENCRYPTION_KEYS: `a:${key},a:${key}` })).toThrow(/TOKEN_ENCRYPTION_KEYS: key ids must be unique/);
   });
 });
+
+describe('parseConfig operator surfaces', () => {
+  test('when nothing is set, then unauthenticated codec decoding is off and /metrics has no token (loopback only)', () => {
+    const config = parseConfig({});
+    expect(config.temporal.codec.allowUnauthenticated).toBe(false);
+    expect(config.temporal.codec.maxBodyBytes).toBe(1024 * 1024);
+    expect(config.metricsToken).toBeUndefined();
+  });
+
+  test('when the operator turns unauthenticated decoding on for development, then it is on; in production it is refused', () => {
+    expect(parseConfig({ TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED: 'true' }).temporal.codec.allowUnauthenticated).toBe(true);
+    const production = { NODE_ENV: 'production', TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`, TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED: 'true' };
+    expect(() => parseConfig(production)).toThrow(/TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED: only for local development/);
+  });
+
+  test('when METRICS_TOKEN is short, then the config names it; an empty one means unset', () => {
+    expect(() => parseConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: must be at least 16 characters/);
+    expect(parseConfig({ METRICS_TOKEN: '' }).metricsToken).toBeUndefined();
+    expect(parseConfig({ METRICS_TOKEN: 'a-long-enough-metrics-token' }).metricsToken).toBe('a-long-enough-metrics-token');
+  });
+
+  test('when the codec body limit is beyond 8 MiB, then the config refuses it', () => {
+    expect(() => parseConfig({ TEMPORAL_CODEC_MAX_BODY_BYTES: String(16 * 1024 * 1024) })).toThrow(/TEMPORAL_CODEC_MAX_BODY_BYTES/);
+  });
+});

@@ -150,3 +150,19 @@ describe('docker-compose.yml worker healthcheck', () => {
     expect(test).toContain('/readyz');
   });
 });
+
+describe('docker-compose.yml Temporal Web UI', () => {
+  it('when the stack runs with the defaults, then the Web UI listens on loopback only and is read-only', () => {
+    const ui = compose.services['temporal-ui'] as ComposeService & { ports?: string[] };
+    const ports = (ui.ports ?? []).map((port) => String(port).replace(/\$\{TEMPORAL_UI_BIND:-([^}]+)\}/, '$1'));
+    expect(ports).toEqual(['127.0.0.1:8233:8080']);
+    expect(environmentOf(ui).TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('${TEMPORAL_UI_DISABLE_WRITE_ACTIONS:-true}');
+  });
+
+  it('when any service publishes a port, then only the API does so on every interface', () => {
+    const published = Object.entries(compose.services as Record<string, ComposeService & { ports?: string[] }>)
+      .flatMap(([name, service]) => (service.ports ?? []).map((port) => ({ name, port: String(port) })))
+      .filter(({ port }) => !/^(\$\{[A-Z_]+:-)?127\.0\.0\.1/.test(port));
+    expect(published.map(({ name }) => name)).toEqual(['api']);
+  });
+});

@@ -10,15 +10,18 @@
  * - `Authorization: Bearer <Herald API key>`: a tenant: only payloads bound to workflows of posts of
  *   the key's businesses (the codec authenticates the owning workflow id with each payload, so it
  *   cannot be swapped); anything else answers 404 like every other foreign resource.
- * - No Authorization: only outside production, only when the API listens on loopback, only from a
- *   loopback peer and an allowed UI origin. That is the dev Web UI of `npm start`, which sends no
- *   Authorization over plain HTTP; whoever can reach a loopback-bound API in development can read
- *   the generated dev key in DEV_SECRETS_FILE anyway, so this opens nothing new. In production a
- *   header is always required.
+ * - No Authorization: only when the operator turned it on for local development
+ *   (TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED, which `npm start` sets and production refuses), only
+ *   when the API listens on loopback, only from a loopback peer that is not a proxy, and only from
+ *   an allowed UI origin (a CSRF guard, not authentication). That is the dev Web UI of `npm
+ *   start`, which sends no Authorization over plain HTTP; whoever can reach a loopback-bound API in
+ *   development can read the generated dev key in DEV_SECRETS_FILE anyway.
+ * Order: the caller is authenticated from the headers first, then counted against its rate limit
+ * (RATE_LIMIT_CODEC), and only then is the body read, up to TEMPORAL_CODEC_MAX_BODY_BYTES: nobody
+ * gets a large body parsed without a valid credential.
  * Whatever the caller, `X-Namespace` must be the namespace Herald runs in: this codec's keys are
  * that namespace's, and a request for another one is refused rather than answered with its data.
  */
-import { isIP } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { RequestContext } from '@mikro-orm/core';
@@ -36,8 +39,8 @@ import {
   payloadToJson,
   type JsonPayload,
 } from '../../temporal/payload-codec';
-import { requireApiKey } from '../auth';
 import { HttpError, notFound, parseOrThrow, validationFailed } from '../errors';
+import { isForwarded, isLoopbackAddress } from '../../observability/metrics-access';
 
 export interface CodecRouteOptions {
   codec: AesGcmPayloadCodec;
@@ -47,8 +50,18 @@ export interface CodecRouteOptions {
   corsOrigins: string[];
   /** TEMPORAL_CODEC_API_KEY: a Bearer token with access to the whole namespace. */
   operatorKey?: string;
-  /** Development on a loopback-bound API: the dev UI may call without Authorization. */
+  /** TEMPORAL_CODEC_ALLOW_UNAUTHENTICATED on a loopback-bound API outside production: the dev UI may call without Authorization. */
   allowLoopbackUi: boolean;
+  /** TEMPORAL_CODEC_MAX_BODY_BYTES: bodies beyond answer 413 (read only after authentication). */
+  maxBodyBytes: number;
+}
+
+export interface CodecRouteDeps extends CodecRouteOptions {
+  orm: MikroORM;
+  /** Authenticates a Herald API key (sets req.auth): the API's own, with its failed-attempt limit. */
+  tenantAuth: RequestHandler;
+  /** Counts each caller's requests (RATE_LIMIT_CODEC); `codecCallerKey` names the caller. */
+  rateLimit: RequestHandler;
 }
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
@@ -60,12 +73,19 @@ const bodySchema = z.object({
 
 const ALLOWED_HEADERS = 'X-Namespace, Content-Type, Authorization';
 
-type Caller = { kind: 'operator' } | { kind: 'dev-ui' } | { kind: 'tenant'; businessIds: Set<number> };
+type Caller = { kind: 'operator' } | { kind: 'dev-ui' } | { kind: 'tenant'; userId: number; businessIds: Set<number> };
 
-export function codecRoutes(options: CodecRouteOptions & { orm: MikroORM }): Router {
+/** The rate-limit key of an authenticated codec request (see `authenticate`). */
+export function codecCallerKey(_req: Request, res: Response): string {
+  const caller = res.locals.codecCaller as Caller | undefined;
+  if (caller?.kind === 'operator') return 'codec:operator';
+  if (caller?.kind === 'tenant') return `codec:u:${caller.userId}`;
+  return `codec:ip:${res.req.socket.remoteAddress ?? 'unknown'}`;
+}
+
+export function codecRoutes(options: CodecRouteDeps): Router {
   const router = Router();
   const origins = new Set(options.corsOrigins.map((origin) => origin.replace(/\/+$/, '')));
-  const tenantAuth = requireApiKey();
 
   router.use((req, res, next) => {
     const origin = req.get('origin');
@@ -86,32 +106,41 @@ export function codecRoutes(options: CodecRouteOptions & { orm: MikroORM }): Rou
     next();
   });
 
-  router.use(express.json({ limit: '8mb' }));
-
   const caller = async (req: Request, res: Response): Promise<Caller> => {
     const header = req.get('authorization');
     if (!header) {
       const origin = req.get('origin');
-      if (options.allowLoopbackUi && isLoopback(req.socket.remoteAddress) && origin && origins.has(origin)) return { kind: 'dev-ui' };
+      const localPeer = isLoopbackAddress(req.socket.remoteAddress) && !isForwarded(req.headers);
+      if (options.allowLoopbackUi && localPeer && origin && origins.has(origin)) return { kind: 'dev-ui' };
       throw new HttpError('unauthorized', 'Send "Authorization: Bearer <key>" (a Herald API key, or TEMPORAL_CODEC_API_KEY).');
     }
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     if (token && options.operatorKey && sameSecret(token, options.operatorKey)) return { kind: 'operator' };
     await new Promise<void>((resolveAuth, rejectAuth) =>
-      RequestContext.create(options.orm.em, () => tenantAuth(req, res, (err?: unknown) => (err ? rejectAuth(err) : resolveAuth()))),
+      RequestContext.create(options.orm.em, () => options.tenantAuth(req, res, (err?: unknown) => (err ? rejectAuth(err) : resolveAuth()))),
     );
-    return { kind: 'tenant', businessIds: req.auth!.businessIds };
+    return { kind: 'tenant', userId: req.auth!.userId, businessIds: req.auth!.businessIds };
+  };
+
+  /** Headers only, before the body is read: the namespace, then who calls. */
+  const authenticate: RequestHandler = async (req, res, next) => {
+    try {
+      const namespace = req.get('x-namespace');
+      if (namespace !== options.namespace) {
+        throw validationFailed([{ path: 'X-Namespace', message: `this codec serves the namespace "${options.namespace}" only` }]);
+      }
+      res.locals.codecCaller = await caller(req, res);
+      next();
+    } catch (err) {
+      next(err);
+    }
   };
 
   const handle =
     (direction: 'encode' | 'decode'): RequestHandler =>
     async (req, res, next) => {
       try {
-        const namespace = req.get('x-namespace');
-        if (namespace !== options.namespace) {
-          throw validationFailed([{ path: 'X-Namespace', message: `this codec serves the namespace "${options.namespace}" only` }]);
-        }
-        const who = await caller(req, res);
+        const who = res.locals.codecCaller as Caller;
         const { payloads: json } = parseOrThrow(bodySchema, req.body);
         const payloads = json.map((payload) => payloadFromJson(payload as JsonPayload));
         if (direction === 'encode') {
@@ -129,8 +158,9 @@ export function codecRoutes(options: CodecRouteOptions & { orm: MikroORM }): Rou
       }
     };
 
-  router.post('/decode', handle('decode'));
-  router.post('/encode', handle('encode'));
+  const body = express.json({ limit: options.maxBodyBytes });
+  router.post('/decode', authenticate, options.rateLimit, body, handle('decode'));
+  router.post('/encode', authenticate, options.rateLimit, body, handle('encode'));
   return router;
 }
 
@@ -154,15 +184,9 @@ async function assertOwned(orm: MikroORM, businessIds: Set<number>, payloads: Pa
   if (bound.some((workflowId) => !owned.has(workflowId!))) throw notFound('workflow');
 }
 
-function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const plain = address.replace(/^::ffff:/, '');
-  return plain === '::1' || (isIP(plain) === 4 && plain.startsWith('127.'));
-}
-
 /** True when HOST binds loopback only (the dev UI may then call without Authorization). */
 export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || isLoopback(host);
+  return host === 'localhost' || isLoopbackAddress(host);
 }
 
 function sameSecret(given: string, expected: string): boolean {
