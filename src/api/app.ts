@@ -17,9 +17,9 @@ import type { TokenCipher } from '../security/token-cipher';
 import type { HeraldEvents } from '../observability/events';
 import { httpMetrics, metricsEndpoint, rememberRouteBase } from '../observability/http-metrics';
 import { authFailureLimiter, authFailureSettingsFromConfig, requireApiKey, type AuthFailureLimitSettings } from './auth';
-import { errorMiddleware, unknownRoute } from './errors';
+import { errorMiddleware, methodNotAllowed, optionsOfKnownPaths, requireJsonBody, unknownRoute } from './errors';
 import { checkHealth } from './health';
-import { buildOpenApiDocument } from './openapi';
+import { buildOpenApiDocument, knownPathsOf } from './openapi';
 import { PostService } from './post-service';
 import { accountRoutes } from './routes/accounts';
 import { keyRoutes } from './routes/keys';
@@ -64,8 +64,11 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', 'loopback');
   const posts = new PostService({ orm: deps.orm, temporal: deps.temporal, taskQueue: deps.taskQueue, publishers: deps.publishers, now: deps.now, events: deps.events, logger: deps.logger });
   const openApi = buildOpenApiDocument();
+  const knownPaths = knownPathsOf(openApi);
   const metricsRegistry = deps.metricsRegistry ?? new Registry();
   app.use(httpMetrics(metricsRegistry));
+  // OPTIONS on a documented path: exactly its documented methods in Allow (src/api/errors.ts).
+  app.use(optionsOfKnownPaths(knownPaths));
 
   app.get('/metrics', metricsEndpoint(metricsRegistry));
   app.get('/health', async (_req, res) => {
@@ -77,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
 
   const api = express.Router();
   api.use(rememberRouteBase);
+  api.use(requireJsonBody);
   api.use(express.json({ limit: '256kb' }));
   api.use((_req, _res, next) => RequestContext.create(deps.orm.em, next));
   const oauth = { orm: deps.orm, redis: deps.redis, cipher: deps.cipher, logger: deps.logger, now: deps.now, oauth: deps.oauth ?? oauthSettingsFromConfig(loadConfig()) };
@@ -93,6 +97,7 @@ export function createApp(deps: AppDeps): Express {
 
   const webRoot = deps.webRoot ?? defaultWebRoot();
   app.use(express.static(webRoot, { index: 'index.html', maxAge: '5m' }));
+  app.use(methodNotAllowed(knownPaths));
   app.use(unknownRoute);
   app.use(errorMiddleware(deps.logger));
   return app;

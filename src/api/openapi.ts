@@ -7,49 +7,95 @@ import {
   accountBodySchema,
   accountSchema,
   accountsQuerySchema,
+  businessSchema,
+  errorDetailSchema,
   errorSchema,
   healthSchema,
+  idParamJsonSchema,
+  partSchema,
   postSchema,
   publishBodySchema,
   publishQuerySchema,
   rescheduleBodySchema,
   scheduleBodySchema,
   scheduledQuerySchema,
+  targetSchema,
 } from './schemas';
+import { knownPath, type KnownPath } from './errors';
 import { apiKeyListSchema, apiKeySchema, createdApiKeySchema, createKeyBodySchema, rotateKeyBodySchema } from './key-schemas';
 
 type JsonSchema = Record<string, unknown>;
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
+/** A JSON request body the operation cannot do without. */
+const requiredBody = (schema: JsonSchema) => ({ required: true, ...json(schema) });
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((status) => [String(status), { description: errorDescriptions[status] ?? 'Error', ...json(ref('Error')) }]));
 
 const errorDescriptions: Record<number, string> = {
   400: 'validation_failed: one detail per bad field',
-  401: 'unauthorized',
+  401: 'unauthorized: no API key, or not a valid one',
   404: 'not_found (also for another business\'s data)',
   409: 'conflict: publishing has begun or finished; or the Idempotency-Key was used for another request (details.reason)',
   429: 'rate_limited: the per-user limit is reached; Retry-After says when to retry. Limited routes send RateLimit and RateLimit-Policy (IETF draft-7) and X-RateLimit-Limit/-Remaining/-Reset on every response',
+  413: 'payload_too_large: the JSON body is larger than 256 kB',
+  415: 'unsupported_media_type: a request body that is not application/json',
   503: 'unavailable: the database is down; nothing was accepted (when only Temporal is down, a new post is accepted and started once Temporal is back)',
 };
 
+/** What zod cannot say in JSON Schema, given as `meta({ jsonSchema })` in src/api/schemas.ts: a `type` replaces the generated schema (a query string's integer), anything else is added (uniqueItems). */
+function applyJsonSchemaMeta(ctx: { jsonSchema: JsonSchema }): void {
+  const extra = ctx.jsonSchema.jsonSchema as JsonSchema | undefined;
+  if (!extra) return;
+  delete ctx.jsonSchema.jsonSchema;
+  if ('type' in extra) {
+    const { description } = ctx.jsonSchema;
+    for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
+    if (description !== undefined) ctx.jsonSchema.description = description;
+  }
+  Object.assign(ctx.jsonSchema, extra);
+}
+
+/**
+ * zod puts a schema used by several named ones but not itself registered under `__shared#/$defs/…`,
+ * a reference no OpenAPI tool resolves: hoist those into components and point the references there.
+ */
+function hoistShared(schemas: Record<string, JsonSchema>): Record<string, JsonSchema> {
+  const { __shared: shared, ...named } = schemas;
+  const defs = ((shared as JsonSchema | undefined)?.$defs ?? {}) as Record<string, JsonSchema>;
+  const all: Record<string, JsonSchema> = { ...defs, ...named };
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (!value || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value as JsonSchema).map(([key, inner]) => [
+        key,
+        key === '$ref' && typeof inner === 'string' ? inner.replace(/^#\/components\/schemas\/__shared#\/\$defs\//, '#/components/schemas/') : rewrite(inner),
+      ]),
+    );
+  };
+  return rewrite(all) as Record<string, JsonSchema>;
+}
+
 function componentSchemas(): Record<string, JsonSchema> {
-  const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, postSchema, errorSchema, healthSchema];
+  const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, businessSchema, partSchema, targetSchema, postSchema, errorDetailSchema, errorSchema, healthSchema];
   const registry = z.registry<{ id: string }>();
   for (const schema of named) registry.add(schema, { id: String(schema.meta()?.id) });
   for (const schema of [createKeyBodySchema, rotateKeyBodySchema, apiKeySchema, apiKeyListSchema, createdApiKeySchema]) registry.add(schema, { id: String(schema.meta()?.id) });
-  const output = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, unrepresentable: 'any', io: 'input' });
-  return Object.fromEntries(
-    Object.entries(output.schemas).map(([id, schema]) => {
-      const { $schema: _ignored, ...rest } = schema as JsonSchema;
-      return [id, rest];
-    }),
+  const output = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, unrepresentable: 'any', io: 'input', override: applyJsonSchemaMeta });
+  return hoistShared(
+    Object.fromEntries(
+      Object.entries(output.schemas).map(([id, schema]) => {
+        const { $schema: _ignored, ...rest } = schema as JsonSchema;
+        return [id, rest];
+      }),
+    ),
   );
 }
 
 function queryParameters(schema: z.ZodObject, extra: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> {
-  const jsonSchema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  const jsonSchema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', override: applyJsonSchemaMeta }) as { properties?: Record<string, JsonSchema>; required?: string[] };
   const params = Object.entries(jsonSchema.properties ?? {}).map(([name, property]) => ({
     name,
     in: 'query',
@@ -65,12 +111,12 @@ const idempotencyKeyParam = {
   name: 'Idempotency-Key',
   in: 'header',
   required: false,
-  schema: { type: 'string', minLength: 1, maxLength: 255 },
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]{1,255}$' },
   description: 'Same key and same request within 24 h, whatever happened to the first request: the same post comes back, with the status code the first answer had and its current state (Idempotent-Replayed: true), and nothing new is created. Stored in Postgres with the post.',
 };
-const postIdParam = { name: 'postId', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+const postIdParam = { name: 'postId', in: 'path', required: true, schema: idParamJsonSchema };
 /** API keys (src/api/routes/keys.ts): the caller's user's own; 429 also when its address failed authentication too often. */
-const keyIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+const keyIdParam = { name: 'id', in: 'path', required: true, schema: idParamJsonSchema };
 const keyErrors = (...statuses: number[]) => ({
   ...errors(...statuses.filter((status) => status !== 429)),
   ...(statuses.includes(429)
@@ -95,6 +141,40 @@ const keyPaths = {
   },
 };
 
+type Operation = { parameters?: Array<Record<string, unknown>>; requestBody?: Record<string, unknown>; responses: Record<string, unknown>; security?: unknown[]; [key: string]: unknown };
+
+/**
+ * Every status an operation can answer, documented with the Error schema (src/api/errors.ts): 400
+ * for any parameter or body; 401, 429 and 503 behind the API key (the key is looked up in Postgres;
+ * the rate limits count per user); 404 for a path id or a businessId; 413 and 415 for a body, which
+ * is required where the operation says so. What an operation already documents is kept.
+ */
+function withStandardErrors(paths: Record<string, Record<string, Operation>>): Record<string, Record<string, Operation>> {
+  for (const [path, operations] of Object.entries(paths)) {
+    for (const operation of Object.values(operations)) {
+      const secured = operation.security === undefined || operation.security.length > 0;
+      const params = operation.parameters ?? [];
+      const body = operation.requestBody;
+      const namesBusiness = params.some((p) => p.name === 'businessId') || (body !== undefined && JSON.stringify(body).match(/(PublishRequest|ScheduleRequest|ConnectAccountRequest)/) !== null);
+      const statuses = [
+        ...(params.length > 0 || body ? [400] : []),
+        ...(secured ? [401, 429, 503] : []),
+        ...(secured && (path.includes('{') || namesBusiness) ? [404] : []),
+        ...(body ? [413, 415] : []),
+      ];
+      const missing = statuses.filter((status) => !(String(status) in operation.responses));
+      operation.responses = { ...operation.responses, ...errors(...missing) };
+    }
+  }
+  return paths;
+}
+
+/** The documented paths and their methods: OPTIONS answers and 405s come from the same document (src/api/errors.ts). */
+export function knownPathsOf(document: Record<string, unknown>): KnownPath[] {
+  const paths = document.paths as Record<string, Record<string, unknown>>;
+  return Object.entries(paths).map(([path, operations]) => knownPath(path, Object.keys(operations)));
+}
+
 export function buildOpenApiDocument(): Record<string, unknown> {
   return {
     openapi: '3.1.0',
@@ -104,9 +184,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from `npm run admin -- bootstrap`' } },
     },
     security: [{ apiKey: [] }],
-    paths: {
+    paths: withStandardErrors({
       '/api/v2/accounts': {
-        post: { summary: 'Connect an account with tokens', requestBody: json(ref('ConnectAccountRequest')), responses: { 201: { description: 'Connected', ...json(ref('Account')) }, ...errors(400, 401, 404) } },
+        post: { summary: 'Connect an account with tokens', requestBody: requiredBody(ref('ConnectAccountRequest')), responses: { 201: { description: 'Connected', ...json(ref('Account')) }, ...errors(400, 401, 404) } },
         get: { summary: 'List accounts', parameters: queryParameters(accountsQuerySchema), responses: { 200: { description: 'Accounts', ...json({ type: 'object', properties: { accounts: { type: 'array', items: ref('Account') } } }) }, ...errors(400, 401, 404) } },
       },
       '/api/v2/accounts/{id}': {
@@ -117,18 +197,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         post: {
           summary: 'Publish now, waiting up to ?wait seconds',
           parameters: queryParameters(publishQuerySchema, [idempotencyKeyParam]),
-          requestBody: json(ref('PublishRequest')),
+          requestBody: requiredBody(ref('PublishRequest')),
           responses: { 200: { description: 'Every target finished', ...json(ref('Post')) }, 202: { description: 'Still publishing', ...json(ref('Post')) }, ...errors(400, 401, 404, 409, 429, 503) },
         },
       },
       '/api/v2/publish/multi-platform': {
-        post: { summary: 'Publish now without waiting', parameters: [idempotencyKeyParam], requestBody: json(ref('PublishRequest')), responses: { 202: { description: 'Started', ...json(ref('Post')) }, ...errors(400, 401, 404, 409, 429, 503) } },
+        post: { summary: 'Publish now without waiting', parameters: [idempotencyKeyParam], requestBody: requiredBody(ref('PublishRequest')), responses: { 202: { description: 'Started', ...json(ref('Post')) }, ...errors(400, 401, 404, 409, 429, 503) } },
       },
       '/api/v2/schedule': {
-        post: { summary: 'Schedule a post', parameters: [idempotencyKeyParam], requestBody: json(ref('ScheduleRequest')), responses: { 201: { description: 'Scheduled', ...json(ref('Post')) }, ...errors(400, 401, 404, 409, 429, 503) } },
+        post: { summary: 'Schedule a post', parameters: [idempotencyKeyParam], requestBody: requiredBody(ref('ScheduleRequest')), responses: { 201: { description: 'Scheduled', ...json(ref('Post')) }, ...errors(400, 401, 404, 409, 429, 503) } },
       },
       '/api/v2/schedule/{postId}': {
-        put: { summary: 'Reschedule (signal)', parameters: [postIdParam], requestBody: json(ref('RescheduleRequest')), responses: { 200: { description: 'Moved', ...json(ref('Post')) }, 202: queued, ...errors(400, 401, 404, 409) } },
+        put: { summary: 'Reschedule (signal)', parameters: [postIdParam], requestBody: requiredBody(ref('RescheduleRequest')), responses: { 200: { description: 'Moved', ...json(ref('Post')) }, 202: queued, ...errors(400, 401, 404, 409) } },
         delete: { summary: 'Cancel (signal)', parameters: [postIdParam], responses: { 200: { description: 'Cancelled', ...json(ref('Post')) }, 202: queued, ...errors(401, 404, 409) } },
       },
       '/api/v2/scheduled': {
@@ -137,9 +217,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/api/v2/posts/{postId}': {
         get: { summary: 'Read one post', parameters: [postIdParam], responses: { 200: { description: 'The post', ...json(ref('Post')) }, ...errors(401, 404) } },
       },
+      '/api/v2/businesses': {
+        get: { summary: 'The businesses the key\'s user belongs to', responses: { 200: { description: 'Businesses by name', ...json({ type: 'object', properties: { businesses: { type: 'array', items: ref('Business') } }, required: ['businesses'] }) } } },
+      },
       '/health': {
         get: { summary: 'Health of Postgres, Redis, Temporal and the worker', security: [], responses: { 200: { description: 'All ok', ...json(ref('Health')) }, 503: { description: 'A check failed', ...json(ref('Health')) } } },
       },
-    },
+    }),
   };
 }

@@ -17,7 +17,7 @@ import type { Platform } from '../domain/types';
 import type { Logger } from '../logger';
 import { newPostWorkflowId, startPostWorkflow } from '../temporal/post-workflow';
 import { authOf, type AuthContext } from './auth';
-import { HttpError, validationFailed } from './errors';
+import { HttpError, isConnectionFailure, validationFailed } from './errors';
 import type { PublishBody } from './schemas';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -53,6 +53,8 @@ export interface Creation {
   postId: number;
   /** The key had been used for this very request: this is the first request's post. */
   replayed: boolean;
+  /** The rows this request committed (not on a replay): what to answer with if reading them back fails. */
+  stored?: { post: Post; targets: PostTarget[] };
 }
 
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. */
@@ -111,7 +113,7 @@ class KeyTakenMeanwhile extends Error {}
 
 /** Steps 1–3. Step 2 failing is logged and left to the reconciler: the post is accepted either way. */
 export async function createPostDurably(deps: CreationDeps, post: NewPost, claim: IdempotencyClaim | undefined): Promise<Creation> {
-  let created: Post;
+  let created: { post: Post; targets: PostTarget[] };
   try {
     created = await unavailableOnError('store the post', () => deps.orm.em.fork().transactional((tx) => insertPost(tx, post, claim)));
   } catch (err) {
@@ -122,11 +124,15 @@ export async function createPostDurably(deps: CreationDeps, post: NewPost, claim
     await ensureStarted(deps, postId);
     return { postId, replayed: true };
   }
-  await startAndConfirm(deps, created);
-  return { postId: created.id, replayed: false };
+  // Committed: from here on nothing may turn into an error answer (a client without a key would
+  // retry into a second post). startAndConfirm logs and leaves a failed start to the reconciler.
+  await startAndConfirm(deps, created.post).catch((err: unknown) =>
+    deps.logger?.warn({ postId: created.post.id, err: (err as Error).message }, 'workflow start not confirmed: the reconciler will start it'),
+  );
+  return { postId: created.post.id, replayed: false, stored: created };
 }
 
-async function insertPost(tx: EntityManager, post: NewPost, claim: IdempotencyClaim | undefined): Promise<Post> {
+async function insertPost(tx: EntityManager, post: NewPost, claim: IdempotencyClaim | undefined): Promise<{ post: Post; targets: PostTarget[] }> {
   const { body } = post;
   const created = tx.create(Post, {
     businessId: post.businessId,
@@ -141,12 +147,12 @@ async function insertPost(tx: EntityManager, post: NewPost, claim: IdempotencyCl
   });
   await tx.flush();
   created.workflowId = newPostWorkflowId(created.id);
-  for (const platform of body.platforms) {
-    tx.create(PostTarget, { postId: created.id, platform, accountId: post.accounts.get(platform)!.id, status: 'pending' });
-  }
+  const targets = body.platforms.map((platform) =>
+    tx.create(PostTarget, { postId: created.id, platform, accountId: post.accounts.get(platform)!.id, status: 'pending' }),
+  );
   await tx.flush();
   if (claim) await recordKey(tx, post.userId, claim, created.id);
-  return created;
+  return { post: created, targets };
 }
 
 /** In the post's own transaction: the key and the post exist together or not at all. */
@@ -196,11 +202,4 @@ async function unavailableOnError<T>(what: string, work: () => Promise<T>): Prom
     if (!isConnectionFailure(err)) throw err;
     throw new HttpError('unavailable', `The database did not answer (could not ${what}); nothing was created. Retry with the same Idempotency-Key.`);
   }
-}
-
-function isConnectionFailure(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  const message = err instanceof Error ? err.message : '';
-  return (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[1-3]|08\d{3})$/.test(code))
-    || /Connection terminated|connect ECONNREFUSED|Knex: Timeout acquiring a connection/i.test(message);
 }

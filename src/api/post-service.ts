@@ -16,11 +16,25 @@ import { HttpError, notFound, validationFailed, type ErrorDetail } from './error
 import { createPostDurably, ensureStarted, postForKey, type IdempotencyClaim } from './post-creation';
 import type { PostView, PublishBody } from './schemas';
 import { noEvents, type HeraldEvents } from '../observability/events';
+import { MAX_SCHEDULE_AHEAD_DAYS, MAX_SCHEDULE_AHEAD_MS } from '../domain/limits';
 
 /** A thread longer than this is almost certainly a mistake; refuse it before anything is stored. */
 export const MAX_PARTS_PER_TARGET = 25;
 /** `scheduledFor` may lie this far in the past (clock skew, slow clients); further is an error. */
 export const PAST_TOLERANCE_MS = 60_000;
+
+/**
+ * A post's time: not more than 60 s in the past, at most MAX_SCHEDULE_AHEAD_DAYS ahead (so the
+ * workflow's timer is always finite and sane). 400 naming `scheduledFor` otherwise.
+ */
+export function assertSchedulable(when: Date, now: Date): void {
+  if (when.getTime() < now.getTime() - PAST_TOLERANCE_MS) {
+    throw validationFailed([{ path: 'scheduledFor', message: 'must not be more than 60 seconds in the past' }]);
+  }
+  if (when.getTime() > now.getTime() + MAX_SCHEDULE_AHEAD_MS) {
+    throw validationFailed([{ path: 'scheduledFor', message: `must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead` }]);
+  }
+}
 
 export interface SignalOutcome {
   post: PostView;
@@ -64,16 +78,28 @@ export class PostService {
     }
     const accounts = await this.resolveTargets(this.deps.orm.em.fork(), body);
     const creation = await createPostDurably(this.deps, { businessId: body.businessId, userId: auth.userId, body, scheduledFor, timezone, accounts }, claim);
-    const post = await this.view(creation.postId);
+    // The post is committed and started: whatever fails now, the answer is the post (never a 500
+    // that makes a client without an Idempotency-Key send it again).
+    const stored = creation.stored;
+    const post = stored
+      ? await this.view(creation.postId).catch((err: unknown) => {
+          this.deps.logger?.warn({ postId: creation.postId, err: (err as Error).message }, 'could not read the new post back: answering with what was stored');
+          return toPostView(stored.post, stored.targets, []);
+        })
+      : await this.view(creation.postId);
     if (!creation.replayed) {
-      (this.deps.events ?? noEvents).postCreated({
-        postId: post.id,
-        workflowId: post.workflowId,
-        businessId: post.businessId,
-        platforms: post.platforms,
-        scheduledFor,
-        immediate: scheduledFor.getTime() <= this.now().getTime(),
-      });
+      try {
+        (this.deps.events ?? noEvents).postCreated({
+          postId: post.id,
+          workflowId: post.workflowId,
+          businessId: post.businessId,
+          platforms: post.platforms,
+          scheduledFor,
+          immediate: scheduledFor.getTime() <= this.now().getTime(),
+        });
+      } catch (err) {
+        this.deps.logger?.warn({ postId: post.id, err: (err as Error).message }, 'post-created event failed');
+      }
     }
     return { post, replayed: creation.replayed };
   }
@@ -104,15 +130,23 @@ export class PostService {
     return accounts;
   }
 
-  /** Waits up to `seconds` for the workflow to finish; returns the post as it stands then. */
-  async waitForOutcome(postId: number, seconds: number): Promise<PostView> {
-    if (seconds > 0) {
-      const handle = await this.handle(postId);
-      await this.deps.temporal
-        .withAbortSignal(AbortSignal.timeout(seconds * 1000), () => handle.result())
-        .catch(() => undefined);
+  /**
+   * Waits up to `seconds` (fractions allowed) for the workflow to finish; returns the post as it
+   * stands then. Runs after the post is created: it never throws, and when the post cannot be read
+   * again it returns `created` (the answer must be the post, never an error a client would retry).
+   */
+  async waitForOutcome(created: PostView, seconds: number): Promise<PostView> {
+    try {
+      const ms = Math.min(Math.ceil(seconds * 1000), 30 * 60_000);
+      if (ms > 0) {
+        const handle = await this.handle(created.id);
+        await this.deps.temporal.withAbortSignal(AbortSignal.timeout(ms), () => handle.result()).catch(() => undefined);
+      }
+      return await this.view(created.id);
+    } catch (err) {
+      this.deps.logger?.warn({ postId: created.id, err: (err as Error).message }, 'could not wait for or read the post: answering with it as created');
+      return created;
     }
-    return this.view(postId);
   }
 
   async getPost(auth: AuthContext, postId: number): Promise<PostView> {
@@ -145,9 +179,7 @@ export class PostService {
    */
   async reschedule(auth: AuthContext, postId: number, scheduledFor: Date): Promise<SignalOutcome> {
     await this.getPost(auth, postId);
-    if (scheduledFor.getTime() < this.now().getTime() - PAST_TOLERANCE_MS) {
-      throw validationFailed([{ path: 'scheduledFor', message: 'must not be in the past' }]);
-    }
+    assertSchedulable(scheduledFor, this.now());
     const handle = await this.startedHandle(postId);
     const before = await this.liveState(handle, postId);
     this.assertStillScheduled(before.status, 'reschedule');

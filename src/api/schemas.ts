@@ -1,15 +1,41 @@
 /**
  * Request and response schemas of API v2. They validate requests and generate the OpenAPI
  * document (`GET /api/v2/openapi.json`), so the contract and the code cannot drift apart.
+ *
+ * Every field has a bound (src/domain/limits.ts) that the document states, so that what the
+ * document calls invalid is refused with 400 naming the field, and never reaches Postgres or
+ * Temporal (issue #11, hole 7). `meta({ jsonSchema })` adds what zod cannot say in JSON Schema
+ * (uniqueItems; the integer a query string carries) to the document; src/api/openapi.ts merges it.
  */
 import { z } from 'zod';
 import { PLATFORMS, POST_STATUSES, TARGET_STATUSES, FAILURE_CLASSES } from '../domain/types';
+import { PLATFORM_LIMITS } from '../domain/platform-rules';
+import {
+  CONTROL_CHARACTERS_MESSAGE,
+  MAX_ID,
+  MAX_NAME_LENGTH,
+  MAX_SCHEDULE_AHEAD_DAYS,
+  MAX_TIMEZONE_LENGTH,
+  MAX_TOKEN_LENGTH,
+  MAX_URL_LENGTH,
+  NO_CONTROL_CHARACTERS,
+} from '../domain/limits';
+import { ERROR_CODES } from './errors';
 
 export const MAX_CONTENT_LENGTH = 25_000;
+export const MAX_LIST_LIMIT = 1000;
+export const MAX_WAIT_SECONDS = 30;
+
+/** Text a person wrote: at most `max` characters, no control characters but tab, LF and CR. */
+const text = (max: number) =>
+  z.string().max(max, `must be at most ${max} characters`).regex(NO_CONTROL_CHARACTERS, CONTROL_CHARACTERS_MESSAGE);
 
 const isoWithOffset = z.iso
   .datetime({ offset: true })
-  .meta({ description: 'ISO 8601 time with an offset, e.g. 2026-11-22T09:00:00+01:00' });
+  .meta({ description: `ISO 8601 time with an offset, e.g. 2026-11-22T09:00:00+01:00; for a post, not more than 60 s in the past and at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead` });
+
+/** zone names as IANA spells them: `UTC`, or Area/Location[/Sub] (letters, digits, _ + -). */
+const TIMEZONE_PATTERN = /^(UTC|[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)+)$/;
 
 function isIanaZone(zone: string): boolean {
   try {
@@ -20,23 +46,76 @@ function isIanaZone(zone: string): boolean {
   }
 }
 
-export const businessIdSchema = z.coerce.number().int().positive().meta({ description: 'A business the key\'s user belongs to' });
-export const idParamSchema = z.coerce.number().int().positive();
+const ID_MESSAGE = `must be a whole number from 1 to ${MAX_ID}`;
+/** An id or businessId in a JSON body. */
+export const idSchema = z.number().int(ID_MESSAGE).min(1, ID_MESSAGE).max(MAX_ID, ID_MESSAGE);
+
+/** A whole number in a path or query string: digits only (no sign, exponent, spaces or hex), within [min, max]. */
+function wholeNumberText(min: number, max: number) {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^[0-9]{1,10}$/, message)
+    .transform(Number)
+    .pipe(z.number().min(min, message).max(max, message))
+    .meta({ jsonSchema: { type: 'integer', minimum: min, maximum: max } });
+}
+
+export const businessIdSchema = wholeNumberText(1, MAX_ID).meta({ description: 'A business the key\'s user belongs to' });
+/** Path ids (`/posts/{postId}`, `/accounts/{id}`): beyond int4 nothing can exist, so 400, never a database error. */
+export const idParamSchema = wholeNumberText(1, MAX_ID);
+/** The document's schema of an id in a path. */
+export const idParamJsonSchema = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
 
 export const platformSchema = z.enum(PLATFORMS);
 
+const noParams = z.object({}).strict();
+export const platformParamsSchema = z
+  .object({
+    twitter: noParams.optional(),
+    linkedin: noParams.optional(),
+    facebook: z
+      .object({
+        commentChainAt: z
+          .number()
+          .int()
+          .min(1)
+          .max(PLATFORM_LIMITS.facebook.maxLength)
+          .meta({ description: 'Characters of the text for the Page post itself; the rest continues in comments' }),
+      })
+      .partial()
+      .strict()
+      .optional(),
+    instagram: z
+      .object({
+        imageUrl: z
+          .url({ protocol: /^https?$/ })
+          .max(MAX_URL_LENGTH)
+          .regex(/^https?:\/\/[^\x00-\x20]+$/, 'must be an http(s) URL without spaces or control characters'),
+      })
+      .partial()
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .meta({ description: 'Per-platform options; each platform takes only the ones named here' });
+
 export const publishBodySchema = z
   .object({
-    businessId: z.number().int().positive(),
-    content: z.string().trim().min(1, 'must not be empty').max(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
+    businessId: idSchema,
+    content: z
+      .string()
+      .max(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`)
+      .regex(NO_CONTROL_CHARACTERS, CONTROL_CHARACTERS_MESSAGE)
+      .trim()
+      .min(1, 'must not be empty'),
     platforms: z
       .array(platformSchema)
       .min(1, 'name at least one platform')
-      .refine((list) => new Set(list).size === list.length, 'must not repeat a platform'),
-    platformParams: z
-      .object({ instagram: z.object({ imageUrl: z.url({ protocol: /^https?$/ }).optional() }).strict().optional() })
-      .catchall(z.record(z.string(), z.unknown()))
-      .optional(),
+      .max(PLATFORMS.length, 'must not repeat a platform')
+      .refine((list) => new Set(list).size === list.length, 'must not repeat a platform')
+      .meta({ jsonSchema: { uniqueItems: true } }),
+    platformParams: platformParamsSchema.optional(),
     thread: z.object({ numbering: z.boolean().optional() }).strict().optional(),
   })
   .strict()
@@ -45,38 +124,59 @@ export const publishBodySchema = z
 export const scheduleBodySchema = publishBodySchema
   .extend({
     scheduledFor: isoWithOffset,
-    timezone: z.string().refine(isIanaZone, 'must be an IANA time zone such as Europe/Berlin').optional(),
+    timezone: z
+      .string()
+      .max(MAX_TIMEZONE_LENGTH, `must be at most ${MAX_TIMEZONE_LENGTH} characters`)
+      .regex(TIMEZONE_PATTERN, 'must be an IANA time zone such as Europe/Berlin')
+      .refine(isIanaZone, 'must be an IANA time zone such as Europe/Berlin')
+      .optional(),
   })
   .strict()
   .meta({ id: 'ScheduleRequest' });
 
 export const rescheduleBodySchema = z.object({ scheduledFor: isoWithOffset }).strict().meta({ id: 'RescheduleRequest' });
 
+const WAIT_MESSAGE = `must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}`;
 export const publishQuerySchema = z.object({
-  wait: z.coerce.number().min(0).max(30).default(10).meta({ description: 'Seconds to wait for the result (max 30)' }),
+  wait: z
+    .string()
+    .max(32, WAIT_MESSAGE)
+    .refine((raw) => raw.trim() !== '' && Number.isFinite(Number(raw)), WAIT_MESSAGE)
+    .transform(Number)
+    .pipe(z.number().min(0, WAIT_MESSAGE).max(MAX_WAIT_SECONDS, WAIT_MESSAGE))
+    .optional()
+    .transform((wait) => wait ?? 10)
+    .meta({ description: `Seconds to wait for the result (default 10, max ${MAX_WAIT_SECONDS})`, jsonSchema: { type: 'number', minimum: 0, maximum: MAX_WAIT_SECONDS, default: 10 } }),
 });
 
+const STATUS_NAMES = `(${POST_STATUSES.join('|')})`;
+/** `scheduled`, `scheduled,cancelled`, `scheduled, cancelled`: no empty entries, no unknown ones. */
+const STATUS_LIST_PATTERN = new RegExp(`^ *${STATUS_NAMES} *(, *${STATUS_NAMES} *)*$`);
 const statusList = z
   .string()
-  .transform((raw) => raw.split(',').map((s) => s.trim()).filter(Boolean))
-  .pipe(z.array(z.enum(POST_STATUSES)).min(1));
+  .max(200, 'must be at most 200 characters')
+  .regex(STATUS_LIST_PATTERN, `must be a comma-separated list of ${POST_STATUSES.join(', ')}`)
+  .transform((raw) => [...new Set(raw.split(',').map((s) => s.trim()))] as Array<(typeof POST_STATUSES)[number]>);
 
 export const scheduledQuerySchema = z.object({
   businessId: businessIdSchema,
   from: isoWithOffset.optional(),
   to: isoWithOffset.optional(),
   status: statusList.optional().meta({ description: 'Comma-separated post statuses; default: scheduled' }),
-  limit: z.coerce.number().int().min(1).max(1000).default(500),
+  limit: wholeNumberText(1, MAX_LIST_LIMIT)
+    .optional()
+    .transform((limit) => limit ?? 500)
+    .meta({ description: `How many posts at most (default 500)`, jsonSchema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 500 } }),
 });
 
 export const accountBodySchema = z
   .object({
-    businessId: z.number().int().positive(),
+    businessId: idSchema,
     platform: platformSchema,
-    platformUserId: z.string().trim().min(1).max(200),
-    displayName: z.string().trim().max(200).optional(),
-    accessToken: z.string().min(1).max(10_000),
-    refreshToken: z.string().min(1).max(10_000).optional(),
+    platformUserId: text(MAX_NAME_LENGTH).trim().min(1, 'must not be empty'),
+    displayName: text(MAX_NAME_LENGTH).trim().optional(),
+    accessToken: text(MAX_TOKEN_LENGTH).min(1, 'must not be empty'),
+    refreshToken: text(MAX_TOKEN_LENGTH).min(1, 'must not be empty').optional(),
     expiresAt: isoWithOffset.optional(),
   })
   .strict()
@@ -138,15 +238,32 @@ export const postSchema = z
   })
   .meta({ id: 'Post' });
 
+export const errorDetailSchema = z
+  .object({ path: z.string(), message: z.string() })
+  .catchall(z.unknown())
+  .meta({ id: 'ErrorDetail', description: 'One bad field: its path (e.g. `platforms.0`, `Idempotency-Key`) and what is wrong; some name more (e.g. `platform`)' });
+
 export const errorSchema = z
   .object({
     error: z.object({
-      code: z.string(),
+      code: z.enum(ERROR_CODES),
       message: z.string(),
-      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      details: z
+        .union([
+          z.array(errorDetailSchema),
+          z.object({ reason: z.string().optional() }).catchall(z.unknown()),
+        ])
+        .optional()
+        .meta({
+          description: '400: one entry per bad field. 409: an object whose `reason` says which conflict (`publishing`, `already_published`, `cancelled`, `idempotency_key_reused`, `revoked`…). 429: `{ bucket, limit, windowSeconds, retryAfterSeconds }`. 405: `{ allow }`.',
+        }),
     }),
   })
   .meta({ id: 'Error' });
+
+export const businessSchema = z
+  .object({ id: z.number(), name: z.string(), timezone: z.string().nullable() })
+  .meta({ id: 'Business' });
 
 export const healthSchema = z
   .object({

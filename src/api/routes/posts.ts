@@ -1,7 +1,7 @@
 import { Router, type RequestHandler, type Response } from 'express';
 import { authOf } from '../auth';
-import { parseOrThrow, validationFailed } from '../errors';
-import { PAST_TOLERANCE_MS, type CreatedPost, type PostService } from '../post-service';
+import { parseOrThrow } from '../errors';
+import { assertSchedulable, type CreatedPost, type PostService } from '../post-service';
 import type { IdempotencyClaim } from '../post-creation';
 import { idParamSchema, publishBodySchema, publishQuerySchema, rescheduleBodySchema, scheduleBodySchema, scheduledQuerySchema } from '../schemas';
 
@@ -19,7 +19,7 @@ export function postRoutes(service: PostService, now: () => Date = () => new Dat
     const { wait } = parseOrThrow(publishQuerySchema, req.query);
     const body = parseOrThrow(publishBodySchema, req.body);
     const created = await service.createPost(auth, body, now(), undefined, claimOf(res));
-    const post = await service.waitForOutcome(created.post.id, wait);
+    const post = await service.waitForOutcome(created.post, wait);
     replayed(res, created);
     res.status(post.status === 'scheduled' || post.status === 'publishing' ? 202 : 200).json(post);
   });
@@ -36,9 +36,7 @@ export function postRoutes(service: PostService, now: () => Date = () => new Dat
     const auth = authOf(req);
     const { scheduledFor, timezone, ...body } = parseOrThrow(scheduleBodySchema, req.body);
     const when = new Date(scheduledFor);
-    if (when.getTime() < now().getTime() - PAST_TOLERANCE_MS) {
-      throw validationFailed([{ path: 'scheduledFor', message: 'must not be more than 60 seconds in the past' }]);
-    }
+    assertSchedulable(when, now());
     const created = await service.createPost(auth, body, when, timezone, claimOf(res));
     replayed(res, created);
     res.status(201).json(created.post);
