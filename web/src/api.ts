@@ -4,6 +4,7 @@
  * the contract moves.
  */
 import type { AccountView, PostView } from '../../src/api/schemas';
+import type { ApiKeyView, CreatedApiKeyView } from '../../src/api/key-schemas';
 import type { Platform, PostStatus } from '../../src/domain/types';
 import { clearApiKey, readApiKey } from './session';
 
@@ -14,6 +15,8 @@ export type Post = PostView & {
 };
 export type Target = Post['targets'][number];
 export type Account = AccountView;
+export type ApiKeyInfo = ApiKeyView;
+export type CreatedApiKey = CreatedApiKeyView;
 export interface Business {
   id: number;
   name: string;
@@ -152,6 +155,11 @@ export const api = {
   oauthStart: (platform: Platform, businessId: number) =>
     request<{ url: string }>('GET', `/api/v2/oauth/${platform}/start?businessId=${businessId}&redirect=0`).then((a) => a.body.url),
   disconnect: (accountId: number) => request<unknown>('DELETE', `/api/v2/accounts/${accountId}`),
+  /** The signed-in user's API keys (never the keys themselves: only create and rotate answer one, once). */
+  keys: (signal?: AbortSignal) => request<{ keys: ApiKeyInfo[] }>('GET', '/api/v2/keys', { signal }).then((a) => a.body.keys),
+  createKey: (name: string, expiresAt: string | null) => request<CreatedApiKey>('POST', '/api/v2/keys', { body: { name, expiresAt } }).then((a) => a.body),
+  revokeKey: (keyId: number) => request<unknown>('DELETE', `/api/v2/keys/${keyId}`),
+  rotateKey: (keyId: number) => request<CreatedApiKey>('POST', `/api/v2/keys/${keyId}/rotate`, { body: {} }).then((a) => a.body),
   /** Sandbox mode only: what the in-app fakes received for the business's accounts. */
   sandboxPosts: (businessId: number, signal?: AbortSignal) =>
     request<{ posts: SandboxPost[] }>('GET', `/api/v2/sandbox/posts?businessId=${businessId}`, { signal }).then((a) => a.body.posts),

@@ -26,6 +26,11 @@ export function saveApiKey(apiKey: string, remember: boolean): void {
   (remember ? storage('local') : storage('session'))?.setItem(KEY, apiKey);
 }
 
+/** Whether the key is kept on this device (localStorage) rather than for this tab only. */
+export function rememberedOnDevice(): boolean {
+  return Boolean(storage('local')?.getItem(KEY));
+}
+
 export function clearApiKey(): void {
   memoryKey = undefined;
   storage('session')?.removeItem(KEY);

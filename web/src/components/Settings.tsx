@@ -1,7 +1,8 @@
-/** Dashboard settings kept in this browser: where the Temporal Web UI lives. */
+/** Settings: the user's API keys (on the server), and what this browser keeps: where the Temporal Web UI lives, the session. */
 import { useState } from 'preact/hooks';
 import { notify } from '../hooks';
 import { DEFAULT_SETTINGS, readSettings, saveSettings, workflowUrl } from '../session';
+import { ApiKeys } from './ApiKeys';
 
 export function Settings(props: { onSignOut: () => void }) {
   const [settings, setSettings] = useState(readSettings);
@@ -25,6 +26,7 @@ export function Settings(props: { onSignOut: () => void }) {
   return (
     <div class="settings">
       <h1>Settings</h1>
+      <ApiKeys onSignOut={props.onSignOut} />
       <form
         class="card"
         onSubmit={(event) => {
