@@ -17,7 +17,7 @@ import type { TokenCipher } from '../security/token-cipher';
 import type { HeraldEvents } from '../observability/events';
 import { httpMetrics, metricsEndpoint, rememberRouteBase } from '../observability/http-metrics';
 import { authFailureLimiter, authFailureSettingsFromConfig, requireApiKey, type AuthFailureLimitSettings } from './auth';
-import { errorMiddleware, methodNotAllowed, optionsOfKnownPaths, requireJsonBody, unknownRoute } from './errors';
+import { errorMiddleware, HttpError, methodNotAllowed, optionsOfKnownPaths, requireJsonBody, unknownRoute } from './errors';
 import { checkHealth } from './health';
 import { buildOpenApiDocument, knownPathsOf } from './openapi';
 import { PostService } from './post-service';
@@ -27,10 +27,12 @@ import { oauthCallbackRoutes, oauthStartRoutes } from './routes/oauth';
 import { oauthSettingsFromConfig, type OAuthSettings } from '../oauth/providers';
 import { postRoutes } from './routes/posts';
 import { sandboxRoutes, type SandboxFakes } from './routes/sandbox';
-import { rateLimits, type RateLimitSettings } from './rate-limit';
+import { codecRateLimit, rateLimits, type RateLimitSettings } from './rate-limit';
 import { idempotencyKey } from './post-creation';
 import { loadConfig } from '../config';
-import { codecRoutes, type CodecRouteOptions } from './routes/codec';
+import { codecCallerKey, codecRoutes, type CodecRouteOptions } from './routes/codec';
+import { DASHBOARD_NOT_BUILT_HTML, securityHeaders } from './security-headers';
+import { isForwarded, metricsAccess } from '../observability/metrics-access';
 
 export interface AppDeps {
   orm: MikroORM;
@@ -56,12 +58,15 @@ export interface AppDeps {
   authFailureLimit?: AuthFailureLimitSettings;
   /** The Temporal Web UI codec endpoint (/codec/decode, /codec/encode); not served when omitted. */
   codec?: CodecRouteOptions;
+  /** METRICS_TOKEN: Bearer token for GET /metrics; unset: loopback clients only (src/observability/metrics-access.ts). */
+  metricsToken?: string;
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders());
   const posts = new PostService({ orm: deps.orm, temporal: deps.temporal, taskQueue: deps.taskQueue, publishers: deps.publishers, now: deps.now, events: deps.events, logger: deps.logger });
   const openApi = buildOpenApiDocument();
   const knownPaths = knownPathsOf(openApi);
@@ -70,13 +75,24 @@ export function createApp(deps: AppDeps): Express {
   // OPTIONS on a documented path: exactly its documented methods in Allow (src/api/errors.ts).
   app.use(optionsOfKnownPaths(knownPaths));
 
-  app.get('/metrics', metricsEndpoint(metricsRegistry));
+  app.get('/metrics', (req, _res, next) => {
+    const access = metricsAccess({ authorization: req.get('authorization'), peerAddress: req.socket.remoteAddress, forwarded: isForwarded(req.headers) }, deps.metricsToken);
+    next(access.allowed ? undefined : new HttpError('unauthorized', access.reason));
+  }, metricsEndpoint(metricsRegistry));
+  // What is down, never why (error text names hosts and drivers): the reasons go to the log.
   app.get('/health', async (_req, res) => {
-    const health = await checkHealth({ orm: deps.orm, redis: deps.redis, temporal: deps.temporal, taskQueue: deps.taskQueue });
+    const { problems, ...health } = await checkHealth({ orm: deps.orm, redis: deps.redis, temporal: deps.temporal, taskQueue: deps.taskQueue });
+    if (Object.keys(problems).length) deps.logger.warn({ problems }, 'health check failing');
     res.status(health.status === 'ok' ? 200 : 503).json(deps.sandbox ? { ...health, sandbox: true } : health);
   });
   app.get('/api/v2/openapi.json', (_req, res) => res.json(openApi));
-  if (deps.codec) app.use('/codec', codecRoutes({ ...deps.codec, orm: deps.orm }));
+  // One API-key check for the API and the codec, counting failed attempts per client IP.
+  const apiKeyAuth = requireApiKey({ now: deps.now, failures: authFailureLimiter({ redis: deps.redis, logger: deps.logger, settings: deps.authFailureLimit ?? authFailureSettingsFromConfig(loadConfig()) }) });
+  const rateLimitSettings = deps.rateLimits ?? loadConfig().rateLimit;
+  if (deps.codec) {
+    const rateLimit = codecRateLimit({ redis: deps.redis, logger: deps.logger, settings: rateLimitSettings, keyOf: codecCallerKey });
+    app.use('/codec', codecRoutes({ ...deps.codec, orm: deps.orm, tenantAuth: apiKeyAuth, rateLimit }));
+  }
 
   const api = express.Router();
   api.use(rememberRouteBase);
@@ -86,8 +102,8 @@ export function createApp(deps: AppDeps): Express {
   const oauth = { orm: deps.orm, redis: deps.redis, cipher: deps.cipher, logger: deps.logger, now: deps.now, oauth: deps.oauth ?? oauthSettingsFromConfig(loadConfig()) };
   // The provider sends the browser back without an API key: the one-time state authenticates the callback.
   api.use(oauthCallbackRoutes(oauth));
-  api.use(requireApiKey({ now: deps.now, failures: authFailureLimiter({ redis: deps.redis, logger: deps.logger, settings: deps.authFailureLimit ?? authFailureSettingsFromConfig(loadConfig()) }) }));
-  api.use(rateLimits({ redis: deps.redis, logger: deps.logger, settings: deps.rateLimits ?? loadConfig().rateLimit }));
+  api.use(apiKeyAuth);
+  api.use(rateLimits({ redis: deps.redis, logger: deps.logger, settings: rateLimitSettings }));
   api.use(accountRoutes({ orm: deps.orm, cipher: deps.cipher }));
   api.use(keyRoutes({ orm: deps.orm, now: deps.now }));
   api.use(oauthStartRoutes(oauth));
@@ -96,6 +112,10 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v2', api);
 
   const webRoot = deps.webRoot ?? defaultWebRoot();
+  // Unbuilt (web/ itself), index.html's TSX cannot load: say so in a page that needs no script.
+  if (!existsSync(resolve(webRoot, 'assets'))) {
+    app.get(['/', '/index.html'], (_req, res) => res.status(503).type('html').send(DASHBOARD_NOT_BUILT_HTML));
+  }
   app.use(express.static(webRoot, { index: 'index.html', maxAge: '5m' }));
   app.use(methodNotAllowed(knownPaths));
   app.use(unknownRoute);
