@@ -198,6 +198,10 @@ export function rateLimits(deps: { redis: Redis; logger: Logger; settings: RateL
   router.put('/schedule/:postId', cancel);
   router.post('/accounts', accounts);
   router.delete('/accounts/:id', accounts);
+  // Credentials too: creating, rotating and revoking API keys.
+  router.post('/keys', accounts);
+  router.post('/keys/:id/rotate', accounts);
+  router.delete('/keys/:id', accounts);
   router.get(/.*/, (req, res, next) => {
     if (singleRead.test(req.path)) return next();
     if (oauthStart.test(req.path)) return accounts(req, res, next);

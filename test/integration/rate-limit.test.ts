@@ -165,6 +165,21 @@ describe('rate limits across two API instances sharing Redis', () => {
     expect(read.headers.get('x-ratelimit-limit')).toBe('4');
   });
 
+  test('when key writes exceed the accounts limit, then creating, rotating and revoking keys answer 429 while listing them does not count', async () => {
+    const tenant = await h.tenant({ x: false });
+    const created = await call(a.url, tenant.apiKey, 'POST', '/api/v2/keys', { name: 'laptop' });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('x-ratelimit-remaining')).toBe('1');
+    const rotated = await call(b.url, tenant.apiKey, 'POST', `/api/v2/keys/${created.body.key.id}/rotate`, {});
+    expect(rotated.status).toBe(201);
+    const refused = await call(a.url, tenant.apiKey, 'DELETE', `/api/v2/keys/${rotated.body.key.id}`);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.details).toEqual(expect.objectContaining({ bucket: 'accounts' }));
+    const keys = await call(a.url, tenant.apiKey, 'GET', '/api/v2/keys');
+    expect(keys.status).toBe(200);
+    expect(keys.body.keys.filter((key: { status: string }) => key.status === 'active')).toHaveLength(2);
+  });
+
   test('when there is no API key, then the request is refused before any limiter counts it', async () => {
     const response = await call(a.url, undefined, 'GET', `/api/v2/scheduled?businessId=${owner.businessId}`);
     expect(response.status).toBe(401);
