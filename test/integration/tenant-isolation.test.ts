@@ -51,6 +51,7 @@ let owner: Tenant;
 let stranger: Tenant;
 let postId: number;
 let publishedId: number;
+let ownerKeyId: number;
 /** The owner's workflow input as the Temporal Web UI would send it to the codec. */
 let ownerPayload: JsonPayload;
 const marker = `secret-${randomBytes(6).toString('hex')}`;
@@ -67,6 +68,7 @@ beforeAll(async () => {
   running = await startApp(app, 0);
   owner = await h.tenant({ name: `Owner ${marker}` });
   stranger = await h.tenant({ name: `Stranger ${randomBytes(4).toString('hex')}` });
+  ownerKeyId = (await h.orm.em.getConnection().execute('select id from api_keys where user_id = ? order by id limit 1', [owner.userId]))[0].id;
   const scheduled = await call(running.url, owner.apiKey, 'POST', '/api/v2/schedule', {
     businessId: owner.businessId, content: `Scheduled ${marker}`, platforms: ['twitter'], scheduledFor: new Date(Date.now() + 6 * 3600_000).toISOString(),
   });
@@ -119,6 +121,11 @@ const probes: Record<string, Probe> = {
   'GET /api/v2/posts/:postId': () => ({ path: `/api/v2/posts/${publishedId}`, expect: [404] }),
   'GET /api/v2/sandbox/posts': ({ owner: o }) => ({ path: `/api/v2/sandbox/posts?businessId=${o.businessId}`, expect: [404] }),
   'GET /api/v2/sandbox/x/posts': ({ owner: o }) => ({ path: `/api/v2/sandbox/x/posts?businessId=${o.businessId}`, expect: [404] }),
+  // Keys are per user: the stranger lists and creates only its own, and the owner's key id is not found.
+  'GET /api/v2/keys': () => ({ path: '/api/v2/keys', expect: [200] }),
+  'POST /api/v2/keys': () => ({ path: '/api/v2/keys', body: { name: 'stranger laptop' }, expect: [201] }),
+  'DELETE /api/v2/keys/:id': () => ({ path: `/api/v2/keys/${ownerKeyId}`, expect: [404] }),
+  'POST /api/v2/keys/:id/rotate': () => ({ path: `/api/v2/keys/${ownerKeyId}/rotate`, body: {}, expect: [404] }),
   'POST /codec/decode': () => ({ path: '/codec/decode', body: { payloads: [ownerPayload] }, headers: { 'X-Namespace': 'default' }, expect: [404] }),
   // Encoding takes what the caller sends and returns it encrypted: nothing of another tenant is involved.
   'POST /codec/encode': () => ({
