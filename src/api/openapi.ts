@@ -22,6 +22,7 @@ import {
   targetSchema,
 } from './schemas';
 import { knownPath, type KnownPath } from './errors';
+import { callbackQuerySchema as oauthCallbackQuerySchema, startQuerySchema as oauthStartQuerySchema } from './routes/oauth';
 import { apiKeyListSchema, apiKeySchema, createdApiKeySchema, createKeyBodySchema, rotateKeyBodySchema } from './key-schemas';
 
 type JsonSchema = Record<string, unknown>;
@@ -191,6 +192,30 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       '/api/v2/accounts/{id}': {
         delete: { summary: 'Disconnect an account', parameters: [{ ...postIdParam, name: 'id' }], responses: { 200: { description: 'Now inactive', ...json(ref('Account')) }, ...errors(401, 404) } },
+      },
+      '/api/v2/oauth/{platform}/start': {
+        get: {
+          summary: 'Start connecting an account through the provider\'s consent page',
+          description: 'Stores a one-time state (OAUTH_STATE_TTL_SECONDS) and sets a cookie herald_oauth_<id> holding a random per-flow secret (HttpOnly; SameSite=Lax; Path=/api/v2/oauth; Max-Age = the state TTL; Secure when PUBLIC_BASE_URL is https); the state keeps only its hash. The consent must happen in the browser that received the cookie: the callback refuses any other (login CSRF). From a dashboard: a same-origin fetch with ?redirect=0, then navigate to url.',
+          parameters: [{ name: 'platform', in: 'path', required: true, schema: { type: 'string', enum: ['twitter', 'linkedin', 'facebook', 'instagram'] } }, ...queryParameters(oauthStartQuerySchema)],
+          responses: {
+            200: { description: 'With ?redirect=0: the provider\'s authorize URL (the cookie is set on this answer)', headers: { 'Set-Cookie': { schema: { type: 'string' }, description: 'herald_oauth_<id>=<secret>; HttpOnly; SameSite=Lax; Path=/api/v2/oauth' } }, ...json({ type: 'object', properties: { url: { type: 'string', format: 'uri' } }, required: ['url'] }) },
+            302: { description: 'To the provider\'s authorize page (the cookie is set on this answer)', headers: { Location: { required: true, schema: { type: 'string' } }, 'Set-Cookie': { schema: { type: 'string' }, description: 'herald_oauth_<id>=<secret>; HttpOnly; SameSite=Lax; Path=/api/v2/oauth' } } },
+            ...errors(400, 401, 404),
+          },
+        },
+      },
+      '/api/v2/oauth/{platform}/callback': {
+        get: {
+          summary: 'Where the provider sends the browser back: stores the connected account(s)',
+          description: 'No API key: the one-time state and the cookie set by start authenticate the browser. A state that is unknown, expired, used or for another platform, a missing or different cookie (details path "cookie": this browser did not start the flow), a refused consent or a failed code exchange answer 400 and store nothing. Every callback spends the state and clears the cookie.',
+          security: [],
+          parameters: [{ name: 'platform', in: 'path', required: true, schema: { type: 'string', enum: ['twitter', 'linkedin', 'facebook', 'instagram'] } }, ...queryParameters(oauthCallbackQuerySchema)],
+          responses: {
+            302: { description: 'Connected: to the dashboard, /?connected=<platform>&accounts=<n>', headers: { Location: { required: true, schema: { type: 'string' } } } },
+            ...errors(400, 503),
+          },
+        },
       },
       ...keyPaths,
       '/api/v2/publish': {

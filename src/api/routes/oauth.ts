@@ -25,6 +25,7 @@ import { consumeState, createState } from '../../oauth/state';
 import type { TokenCipher } from '../../security/token-cipher';
 import { assertMember, authOf } from '../auth';
 import { HttpError, parseOrThrow, validationFailed } from '../errors';
+import { businessIdSchema } from '../schemas';
 
 export interface OAuthRouteDeps {
   orm: MikroORM;
@@ -37,13 +38,14 @@ export interface OAuthRouteDeps {
 
 const platformSchema = z.enum(PLATFORMS);
 
-const startQuerySchema = z.object({
-  businessId: z.coerce.number().int().positive(),
-  pageId: z.string().regex(/^\d{1,32}$/, 'must be a Page id (digits)').optional(),
-  redirect: z.enum(['0', '1', 'false', 'true']).optional(),
+/** Exported for the OpenAPI document (src/api/openapi.ts). */
+export const startQuerySchema = z.object({
+  businessId: businessIdSchema,
+  pageId: z.string().regex(/^\d{1,32}$/, 'must be a Page id (digits)').optional().meta({ description: 'Meta: connect only this Facebook Page (or the Instagram account linked to it)' }),
+  redirect: z.enum(['0', '1', 'false', 'true']).optional().meta({ description: '0 or false: answer 200 { url } instead of 302 (a dashboard that navigates itself)' }),
 });
 
-const callbackQuerySchema = z.object({
+export const callbackQuerySchema = z.object({
   state: z.string().min(1, 'is required').max(256),
   code: z.string().min(1).max(2048).optional(),
   error: z.string().max(200).optional(),
