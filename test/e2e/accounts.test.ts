@@ -5,11 +5,12 @@
  * the flow's cookie) connects nothing. Real API, Redis (the one-time state) and Postgres.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createHarness, type Harness, type Tenant } from '../support/harness';
-import { launchChromium, newContext, refusedWith, screenshot, signIn, unexpectedErrors, watch, type Watched } from './support';
+import type { Harness, Tenant } from '../support/harness';
+import { closeDashboard, newContext, openDashboard, refusedWith, screenshot, unexpectedErrors, type DashboardSession, type Watched } from './support';
 
 jest.setTimeout(120_000);
 
+let session: DashboardSession | undefined;
 let h: Harness;
 let tenant: Tenant;
 let browser: Browser;
@@ -18,19 +19,10 @@ let page: Page;
 let watched: Watched;
 
 beforeAll(async () => {
-  [h, browser] = await Promise.all([createHarness(), launchChromium()]);
-  tenant = await h.tenant({ name: `Accounts e2e ${Date.now()}`, x: false });
-  context = await newContext(browser);
-  page = await context.newPage();
-  watched = watch(page);
-  await signIn(page, h.app.url, tenant.apiKey);
+  session = await openDashboard({ tenant: { name: `Accounts e2e ${Date.now()}`, x: false }, signIn: true });
+  ({ h, tenant, browser, context, page, watched } = session);
 });
-
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await h?.close();
-});
+afterAll(() => closeDashboard(session));
 
 const accountsApi = async () => (await tenant.call('GET', `/api/v2/accounts?businessId=${tenant.businessId}`)).body.accounts as any[];
 

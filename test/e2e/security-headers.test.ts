@@ -3,15 +3,15 @@
  * no CSP violation (no inline script or style, nothing from another origin), while markup injected
  * into the page cannot run script, and no other site can frame it.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createHarness, type Harness, type Tenant } from '../support/harness';
-import { inPage, launchChromium, newContext, signIn, unexpectedErrors, watch, type Watched } from './support';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { Harness, Tenant } from '../support/harness';
+import { closeDashboard, inPage, openDashboard, signIn, unexpectedErrors, type DashboardSession, type Watched } from './support';
 
 jest.setTimeout(120_000);
 
+let session: DashboardSession | undefined;
 let h: Harness;
 let tenant: Tenant;
-let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let watched: Watched;
@@ -22,23 +22,18 @@ interface Violation {
 }
 
 beforeAll(async () => {
-  [h, browser] = await Promise.all([createHarness(), launchChromium()]);
-  tenant = await h.tenant({ name: `CSP e2e ${Date.now()}`, linkedin: true });
-  context = await newContext(browser);
-  // Runs before the page's own scripts (through the DevTools protocol, not subject to the CSP).
-  await context.addInitScript({
-    content: `window.__cspViolations = [];
-      document.addEventListener('securitypolicyviolation', (event) => window.__cspViolations.push({ directive: event.effectiveDirective, blocked: event.blockedURI }));`,
+  session = await openDashboard({
+    tenant: { name: `CSP e2e ${Date.now()}`, linkedin: true },
+    // Runs before the page's own scripts (through the DevTools protocol, not subject to the CSP).
+    prepare: (browserContext: BrowserContext) =>
+      browserContext.addInitScript({
+        content: `window.__cspViolations = [];
+          document.addEventListener('securitypolicyviolation', (event) => window.__cspViolations.push({ directive: event.effectiveDirective, blocked: event.blockedURI }));`,
+      }),
   });
-  page = await context.newPage();
-  watched = watch(page);
+  ({ h, tenant, context, page, watched } = session);
 });
-
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await h?.close();
-});
+afterAll(() => closeDashboard(session));
 
 const violations = () => inPage<Violation[]>(page, 'window.__cspViolations');
 

@@ -4,33 +4,23 @@
  * once, and working), refusals shown at their field, rotate and revoke after confirming — including
  * the key the dashboard itself is signed in with.
  */
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { call, createHarness, type Harness, type Tenant } from '../support/harness';
-import { horizontalOverflow, launchChromium, newContext, refusedWith, screenshot, signIn, unexpectedErrors, watch, type Watched } from './support';
+import type { Locator, Page } from 'playwright-core';
+import { call, type Harness, type Tenant } from '../support/harness';
+import { closeDashboard, horizontalOverflow, openDashboard, refusedWith, screenshot, unexpectedErrors, type DashboardSession, type Watched } from './support';
 
 jest.setTimeout(120_000);
 
+let session: DashboardSession | undefined;
 let h: Harness;
 let tenant: Tenant;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 let watched: Watched;
 
 beforeAll(async () => {
-  [h, browser] = await Promise.all([createHarness(), launchChromium()]);
-  tenant = await h.tenant({ name: `Settings e2e ${Date.now()}`, x: false });
-  context = await newContext(browser);
-  page = await context.newPage();
-  watched = watch(page);
-  await signIn(page, h.app.url, tenant.apiKey);
+  session = await openDashboard({ tenant: { name: `Settings e2e ${Date.now()}`, x: false }, signIn: true });
+  ({ h, tenant, page, watched } = session);
 });
-
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await h?.close();
-});
+afterAll(() => closeDashboard(session));
 
 const works = async (apiKey: string) => (await call(h.app.url, apiKey, 'GET', '/api/v2/businesses')).status;
 const keyItems = () => page.getByTestId('key-list').getByTestId('key-item');

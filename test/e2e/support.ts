@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createHarness, type Harness, type Tenant, type TenantOptions } from '../support/harness';
 
 export const ARTIFACTS = resolve(__dirname, '..', '..', 'test-artifacts');
 
@@ -21,6 +22,42 @@ export async function newContext(browser: Browser, viewport = { width: 1280, hei
   const context = await browser.newContext({ viewport, locale: 'en-US', timezoneId: 'Europe/Berlin' });
   context.setDefaultTimeout(15_000);
   return context;
+}
+
+/** What a dashboard test file drives: a whole Herald, Chromium, one tenant and one watched page. */
+export interface DashboardSession {
+  h: Harness;
+  tenant: Tenant;
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  watched: Watched;
+}
+
+/**
+ * Starts a Herald (the harness, with a worker) and Chromium together, makes a tenant, opens a page in
+ * a fresh context (after `prepare`, e.g. init scripts) and, when asked, signs in. Close with `closeDashboard`.
+ */
+export async function openDashboard(options: {
+  tenant: TenantOptions;
+  harness?: Parameters<typeof createHarness>[0];
+  signIn?: boolean;
+  prepare?: (context: BrowserContext) => Promise<unknown>;
+}): Promise<DashboardSession> {
+  const [h, browser] = await Promise.all([createHarness(options.harness), launchChromium()]);
+  const tenant = await h.tenant(options.tenant);
+  const context = await newContext(browser);
+  await options.prepare?.(context);
+  const page = await context.newPage();
+  const watched = watch(page);
+  if (options.signIn) await signIn(page, h.app.url, tenant.apiKey);
+  return { h, tenant, browser, context, page, watched };
+}
+
+export async function closeDashboard(session: Partial<DashboardSession> | undefined): Promise<void> {
+  await session?.context?.close();
+  await session?.browser?.close();
+  await session?.h?.close();
 }
 
 export interface Watched {
