@@ -14,6 +14,7 @@ import {
   idParamJsonSchema,
   partSchema,
   postSchema,
+  postSummarySchema,
   publishBodySchema,
   publishQuerySchema,
   rescheduleBodySchema,
@@ -80,7 +81,7 @@ function hoistShared(schemas: Record<string, JsonSchema>): Record<string, JsonSc
 }
 
 function componentSchemas(): Record<string, JsonSchema> {
-  const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, businessSchema, partSchema, targetSchema, postSchema, errorDetailSchema, errorSchema, healthSchema];
+  const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, businessSchema, partSchema, targetSchema, postSchema, postSummarySchema, errorDetailSchema, errorSchema, healthSchema];
   const registry = z.registry<{ id: string }>();
   for (const schema of named) registry.add(schema, { id: String(schema.meta()?.id) });
   for (const schema of [createKeyBodySchema, rotateKeyBodySchema, apiKeySchema, apiKeyListSchema, createdApiKeySchema]) registry.add(schema, { id: String(schema.meta()?.id) });
@@ -237,7 +238,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         delete: { summary: 'Cancel (signal)', parameters: [postIdParam], responses: { 200: { description: 'Cancelled', ...json(ref('Post')) }, 202: queued, ...errors(401, 404, 409) } },
       },
       '/api/v2/scheduled': {
-        get: { summary: 'List posts by time and status', parameters: queryParameters(scheduledQuerySchema), responses: { 200: { description: 'Posts ordered by scheduledFor', ...json({ type: 'object', properties: { posts: { type: 'array', items: ref('Post') } } }) }, ...errors(400, 401, 404) } },
+        get: {
+          summary: 'List posts by time and status',
+          description: 'Ordered by scheduledFor, then id. `view=summary` answers the lean PostSummary (the first 100 characters, the target statuses) a page at a time: `nextCursor` (null on the last page) goes back as `cursor` with the same filters. A cursor that this API did not make, or one without view=summary, is 400 naming `cursor`.',
+          parameters: queryParameters(scheduledQuerySchema),
+          responses: {
+            200: {
+              description: 'Posts ordered by scheduledFor and id: Post objects (default), or PostSummary objects and nextCursor with view=summary',
+              ...json({ type: 'object', properties: { posts: { type: 'array', items: { anyOf: [ref('Post'), ref('PostSummary')] } }, nextCursor: { type: ['string', 'null'] } }, required: ['posts'] }),
+            },
+            ...errors(400, 401, 404),
+          },
+        },
       },
       '/api/v2/posts/{postId}': {
         get: { summary: 'Read one post', parameters: [postIdParam], responses: { 200: { description: 'The post', ...json(ref('Post')) }, ...errors(401, 404) } },

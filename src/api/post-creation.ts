@@ -1,6 +1,7 @@
 /**
  * Creating a post safely in every order of failures (docs/EXACTLY-ONCE.md "Creating a post"):
- * 1. the post, its targets, its unique workflow id and its Idempotency-Key commit in one transaction;
+ * 1. the post, its targets, its unique workflow id and its Idempotency-Key commit together (one
+ *    statement, atomic by itself);
  * 2. then its workflow is started (same id: a retried start never makes a second run);
  * 3. then the start is confirmed on the row.
  * A crash or a Temporal outage after 1 leaves a post whose start is unconfirmed: the reconciler starts
@@ -9,16 +10,16 @@
  * same post and never creates a second one.
  */
 import { createHash } from 'node:crypto';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import type { RequestHandler } from 'express';
-import { Post, PostTarget, type SocialAccount } from '../db/entities';
+import { Post } from '../db/entities';
 import type { Platform } from '../domain/types';
 import type { Logger } from '../logger';
-import { newPostWorkflowId, startPostWorkflow } from '../temporal/post-workflow';
+import { newPostWorkflowId, startPostWorkflow, type StartablePost } from '../temporal/post-workflow';
 import { authOf, type AuthContext } from './auth';
 import { HttpError, isConnectionFailure, validationFailed } from './errors';
-import type { PublishBody } from './schemas';
+import type { PostView, PublishBody } from './schemas';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -46,15 +47,16 @@ export interface NewPost {
   body: PublishBody;
   scheduledFor: Date;
   timezone?: string;
-  accounts: Map<Platform, SocialAccount>;
+  /** The account each platform publishes with. */
+  accounts: Map<Platform, { id: number }>;
 }
 
 export interface Creation {
   postId: number;
   /** The key had been used for this very request: this is the first request's post. */
   replayed: boolean;
-  /** The rows this request committed (not on a replay): what to answer with if reading them back fails. */
-  stored?: { post: Post; targets: PostTarget[] };
+  /** The post as this request stored it (not on a replay): the answer, without reading it back. */
+  view?: PostView;
 }
 
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. */
@@ -113,12 +115,12 @@ class KeyTakenMeanwhile extends Error {}
 
 /** Steps 1–3. Step 2 failing is logged and left to the reconciler: the post is accepted either way. */
 export async function createPostDurably(deps: CreationDeps, post: NewPost, claim: IdempotencyClaim | undefined): Promise<Creation> {
-  let created: { post: Post; targets: PostTarget[] };
+  let created: PostView;
   try {
-    created = await unavailableOnError('store the post', () => deps.orm.em.fork().transactional((tx) => insertPost(tx, post, claim)));
+    created = await unavailableOnError('store the post', () => insertPost(deps.orm, post, claim));
   } catch (err) {
     if (!(err instanceof KeyTakenMeanwhile)) throw err;
-    // A concurrent request with the same key committed first: this one's rows were rolled back.
+    // A concurrent request with the same key committed first: this one stored nothing.
     const postId = await postForKey(deps.orm, { userId: post.userId } as AuthContext, claim);
     if (postId === undefined) throw new HttpError('conflict', 'The Idempotency-Key is being used by another request; retry shortly.', { reason: 'idempotency_key_in_flight' });
     await ensureStarted(deps, postId);
@@ -126,56 +128,82 @@ export async function createPostDurably(deps: CreationDeps, post: NewPost, claim
   }
   // Committed: from here on nothing may turn into an error answer (a client without a key would
   // retry into a second post). startAndConfirm logs and leaves a failed start to the reconciler.
-  await startAndConfirm(deps, created.post).catch((err: unknown) =>
-    deps.logger?.warn({ postId: created.post.id, err: (err as Error).message }, 'workflow start not confirmed: the reconciler will start it'),
+  const startable = { id: created.id, businessId: created.businessId, platforms: created.platforms, scheduledFor: post.scheduledFor, workflowId: created.workflowId };
+  await startAndConfirm(deps, startable).catch((err: unknown) =>
+    deps.logger?.warn({ postId: created.id, err: (err as Error).message }, 'workflow start not confirmed: the reconciler will start it'),
   );
-  return { postId: created.post.id, replayed: false, stored: created };
+  return { postId: created.id, replayed: false, view: created };
 }
 
-async function insertPost(tx: EntityManager, post: NewPost, claim: IdempotencyClaim | undefined): Promise<{ post: Post; targets: PostTarget[] }> {
+/** `post-<id>-<random>`: the random part, to be put after the id Postgres hands out in the insert. */
+const workflowIdSuffix = () => newPostWorkflowId(0).slice('post-0-'.length);
+
+/**
+ * Step 1 in ONE statement, atomic without BEGIN/COMMIT: the post's id from its sequence, the
+ * Idempotency-Key row (when the request has one), the post with its unique workflow id, and its
+ * targets (one multi-row insert). The key row goes first and the post is inserted only from the key
+ * row it returned: when the key is held by a live row (a concurrent request committed it, or an
+ * earlier one within 24 h), nothing at all is inserted and KeyTakenMeanwhile is thrown. An expired
+ * row of the same key is taken over in place (ON CONFLICT … DO UPDATE … WHERE expired), which is what
+ * deleting it and inserting anew did. A concurrent insert of the same key waits for the other
+ * statement to commit, as before. Answers the post as stored (nothing is read back).
+ */
+async function insertPost(orm: MikroORM, post: NewPost, claim: IdempotencyClaim | undefined): Promise<PostView> {
   const { body } = post;
-  const created = tx.create(Post, {
+  const platforms = body.platforms;
+  const targets = platforms.map((platform, ord) => ({ platform, account_id: post.accounts.get(platform)!.id, ord }));
+  const keyed = claim !== undefined;
+  const params: unknown[] = [];
+  const idSource = keyed
+    ? `key as (
+         insert into idempotency_keys (user_id, key_hash, fingerprint, post_id)
+         select ?, ?, ?, id from new_post
+         on conflict (user_id, key_hash) do update
+           set fingerprint = excluded.fingerprint, post_id = excluded.post_id, created_at = now()
+           where idempotency_keys.created_at <= clock_timestamp() - interval '${IDEMPOTENCY_TTL_HOURS} hours'
+         returning post_id as id),`
+    : '';
+  if (claim) params.push(post.userId, claim.keyHash, claim.fingerprint);
+  params.push(
+    post.businessId, post.userId, body.content, `{${platforms.join(',')}}`, JSON.stringify(body.platformParams ?? {}), JSON.stringify(body.thread ?? {}),
+    post.scheduledFor, post.timezone ?? null, workflowIdSuffix(), JSON.stringify(targets),
+  );
+  const rows: Array<{ id: number; created_at: string; workflow_id: string }> = await orm.em.getConnection().execute(
+    `with new_post as (select nextval(pg_get_serial_sequence('posts', 'id')) as id),
+     ${idSource}
+     post as (
+       insert into posts (id, business_id, created_by_user_id, content, platforms, platform_params, thread_options, status, scheduled_for, timezone, workflow_id)
+       select id, ?, ?, ?, ?::text[], ?::jsonb, ?::jsonb, 'scheduled', ?, ?, 'post-' || id || '-' || ? from ${keyed ? 'key' : 'new_post'}
+       returning id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at, workflow_id),
+     targets as (
+       insert into post_targets (post_id, platform, account_id, status)
+       select post.id, t.platform, t.account_id, 'pending' from post, json_to_recordset(?::json) as t(platform text, account_id int, ord int)
+       order by t.ord
+       returning id)
+     select post.id, post.created_at, post.workflow_id, (select count(*) from targets) as targets from post`,
+    params,
+  );
+  const row = rows[0];
+  if (!row) throw new KeyTakenMeanwhile();
+  return {
+    id: Number(row.id),
     businessId: post.businessId,
-    createdByUserId: post.userId,
     content: body.content,
-    platforms: body.platforms,
-    platformParams: body.platformParams ?? {},
-    threadOptions: body.thread ?? {},
+    platforms,
     status: 'scheduled',
-    scheduledFor: post.scheduledFor,
+    scheduledFor: post.scheduledFor.toISOString(),
     timezone: post.timezone ?? null,
-  });
-  await tx.flush();
-  created.workflowId = newPostWorkflowId(created.id);
-  const targets = body.platforms.map((platform) =>
-    tx.create(PostTarget, { postId: created.id, platform, accountId: post.accounts.get(platform)!.id, status: 'pending' }),
-  );
-  await tx.flush();
-  if (claim) await recordKey(tx, post.userId, claim, created.id);
-  return { post: created, targets };
+    createdAt: row.created_at,
+    publishedAt: null,
+    workflowId: row.workflow_id,
+    targets: targets.map((target) => ({ platform: target.platform, accountId: target.account_id, status: 'pending', url: null, error: null, errorClass: null, parts: [] })),
+  };
 }
 
-/** In the post's own transaction: the key and the post exist together or not at all. */
-async function recordKey(tx: EntityManager, userId: number, claim: IdempotencyClaim, postId: number): Promise<void> {
-  const connection = tx.getConnection();
-  const context = tx.getTransactionContext();
-  await connection.execute(
-    `delete from idempotency_keys where user_id = ? and key_hash = ? and created_at <= clock_timestamp() - interval '${IDEMPOTENCY_TTL_HOURS} hours'`,
-    [userId, claim.keyHash], 'all', context,
-  );
-  // Waits for a concurrent transaction holding the same key; then finds it taken.
-  const inserted: unknown[] = await connection.execute(
-    `insert into idempotency_keys (user_id, key_hash, fingerprint, post_id) values (?, ?, ?, ?)
-     on conflict (user_id, key_hash) do nothing returning id`,
-    [userId, claim.keyHash, claim.fingerprint, postId], 'all', context,
-  );
-  if (inserted.length === 0) throw new KeyTakenMeanwhile();
-}
-
-async function startAndConfirm(deps: CreationDeps, post: Post): Promise<void> {
+async function startAndConfirm(deps: CreationDeps, post: StartablePost): Promise<void> {
   try {
     await deps.temporal.withAbortSignal(AbortSignal.timeout(START_TIMEOUT_MS), () =>
-      startPostWorkflow(deps.temporal, deps.taskQueue, { id: post.id, businessId: post.businessId, platforms: post.platforms, scheduledFor: post.scheduledFor, workflowId: post.workflowId! }),
+      startPostWorkflow(deps.temporal, deps.taskQueue, post),
     );
   } catch (err) {
     deps.logger?.warn({ postId: post.id, workflowId: post.workflowId, err: (err as Error).message }, 'workflow start not confirmed: the reconciler will start it');
@@ -190,7 +218,7 @@ async function startAndConfirm(deps: CreationDeps, post: Post): Promise<void> {
 export async function ensureStarted(deps: CreationDeps, postId: number): Promise<void> {
   const post = await deps.orm.em.fork().findOne(Post, { id: postId });
   if (!post || post.workflowStartedAt || !post.workflowId) return;
-  await startAndConfirm(deps, post);
+  await startAndConfirm(deps, { id: post.id, businessId: post.businessId, platforms: post.platforms, scheduledFor: post.scheduledFor, workflowId: post.workflowId });
 }
 
 /** A store that does not answer means nothing was accepted: 503, never 500. */

@@ -4,7 +4,7 @@
  */
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { Post, PostPart, PostTarget, SocialAccount } from '../db/entities';
+import { Post, PostPart, PostTarget } from '../db/entities';
 import { describeRepeatedParts, findRepeatedParts } from '../domain/repeated-parts';
 import { isFinalPostStatus, PLATFORM_LABELS, type Platform, type PostStatus } from '../domain/types';
 import type { Logger } from '../logger';
@@ -14,9 +14,9 @@ import type { publishPostWorkflow } from '../../workflows/publish-post';
 import { assertMember, type AuthContext } from './auth';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from './errors';
 import { createPostDurably, ensureStarted, postForKey, type IdempotencyClaim } from './post-creation';
-import type { PostView, PublishBody } from './schemas';
+import { EXCERPT_LENGTH, type PostSummaryView, type PostView, type PublishBody } from './schemas';
 import { noEvents, type HeraldEvents } from '../observability/events';
-import { MAX_SCHEDULE_AHEAD_DAYS, MAX_SCHEDULE_AHEAD_MS } from '../domain/limits';
+import { MAX_ID, MAX_SCHEDULE_AHEAD_DAYS, MAX_SCHEDULE_AHEAD_MS } from '../domain/limits';
 
 /** A thread longer than this is almost certainly a mistake; refuse it before anything is stored. */
 export const MAX_PARTS_PER_TARGET = 25;
@@ -76,17 +76,12 @@ export class PostService {
       await ensureStarted(this.deps, earlier);
       return { post: await this.view(earlier), replayed: true };
     }
-    const accounts = await this.resolveTargets(this.deps.orm.em.fork(), body);
+    const accounts = await this.resolveTargets(body);
     const creation = await createPostDurably(this.deps, { businessId: body.businessId, userId: auth.userId, body, scheduledFor, timezone, accounts }, claim);
     // The post is committed and started: whatever fails now, the answer is the post (never a 500
-    // that makes a client without an Idempotency-Key send it again).
-    const stored = creation.stored;
-    const post = stored
-      ? await this.view(creation.postId).catch((err: unknown) => {
-          this.deps.logger?.warn({ postId: creation.postId, err: (err as Error).message }, 'could not read the new post back: answering with what was stored');
-          return toPostView(stored.post, stored.targets, []);
-        })
-      : await this.view(creation.postId);
+    // that makes a client without an Idempotency-Key send it again). A new post is answered as it
+    // was stored (nothing is read back); a replay reads its current state.
+    const post = creation.view ?? (await this.view(creation.postId));
     if (!creation.replayed) {
       try {
         (this.deps.events ?? noEvents).postCreated({
@@ -104,9 +99,18 @@ export class PostService {
     return { post, replayed: creation.replayed };
   }
 
-  private async resolveTargets(em: EntityManager, body: PublishBody): Promise<Map<Platform, SocialAccount>> {
+  /** Each platform's newest active account (one statement for all of them), and the text checked against each platform's rules. */
+  private async resolveTargets(body: PublishBody): Promise<Map<Platform, { id: number }>> {
     const problems: ErrorDetail[] = [];
-    const accounts = new Map<Platform, SocialAccount>();
+    const accounts = new Map<Platform, { id: number }>();
+    const wanted = body.platforms.filter((platform) => this.deps.publishers[platform]);
+    const rows: Array<{ platform: Platform; id: number }> = wanted.length === 0 ? [] : await this.deps.orm.em.getConnection().execute(
+      `select distinct on (platform) platform, id from social_accounts
+       where business_id = ? and is_active and platform in (${wanted.map(() => '?').join(', ')})
+       order by platform, id desc`,
+      [body.businessId, ...wanted],
+    );
+    const newest = new Map(rows.map((row) => [row.platform, { id: Number(row.id) }]));
     for (const [index, platform] of body.platforms.entries()) {
       const path = `platforms.${index}`;
       const publisher = this.deps.publishers[platform];
@@ -114,7 +118,7 @@ export class PostService {
         problems.push({ path, message: `publishing to ${platform} is not available in this Herald build yet` });
         continue;
       }
-      const account = await em.findOne(SocialAccount, { businessId: body.businessId, platform, isActive: true }, { orderBy: { id: 'desc' } });
+      const account = newest.get(platform);
       if (!account) problems.push({ path, message: `no active ${platform} account is connected to business ${body.businessId}` });
       else accounts.set(platform, account);
       for (const problem of publisher.validate?.(body.content, body.platformParams?.[platform], body.thread ?? {}) ?? []) problems.push({ ...problem });
@@ -171,6 +175,64 @@ export class PostService {
       { orderBy: { scheduledFor: 'asc', id: 'asc' }, limit: query.limit },
     );
     return this.views(em, posts);
+  }
+
+  /**
+   * The calendar's and list's lean page (`view=summary`): one statement, target statuses aggregated
+   * in Postgres, no entities. Ordered by (scheduled_for, id); `cursor` continues after the last post
+   * of the previous page (keyset: stable while posts are added or moved), `nextCursor` is null on
+   * the last page. One row more than the limit is read to know whether another page exists.
+   */
+  async listSummaries(
+    auth: AuthContext,
+    query: { businessId: number; from?: string; to?: string; status?: PostStatus[]; limit: number; cursor?: string },
+  ): Promise<{ posts: PostSummaryView[]; nextCursor: string | null }> {
+    assertMember(auth, query.businessId);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const statuses = query.status ?? ['scheduled'];
+    const where = ['p.business_id = ?', `p.status in (${statuses.map(() => '?').join(', ')})`];
+    const params: unknown[] = [query.businessId, ...statuses];
+    if (query.from) {
+      where.push('p.scheduled_for >= ?');
+      params.push(new Date(query.from));
+    }
+    if (query.to) {
+      where.push('p.scheduled_for < ?');
+      params.push(new Date(query.to));
+    }
+    if (after) {
+      // Microseconds exactly (a Date has milliseconds): no post is skipped or repeated at a page boundary.
+      where.push(`(p.scheduled_for, p.id) > (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?)`);
+      params.push(after.micros, after.id);
+    }
+    params.push(query.limit + 1);
+    const rows: SummaryRow[] = await this.deps.orm.em.getConnection().execute(
+      `select p.id, to_char(p.scheduled_for at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as scheduled_for, p.timezone, p.platforms, p.status,
+              left(p.content, ${EXCERPT_LENGTH}) as excerpt, char_length(p.content) > ${EXCERPT_LENGTH} as truncated,
+              (extract(epoch from p.scheduled_for) * 1000000)::bigint::text as micros,
+              coalesce((select json_agg(json_build_object('platform', t.platform, 'status', t.status, 'url', t.url, 'errorClass', t.error_class) order by t.id)
+                        from post_targets t where t.post_id = p.id), '[]'::json) as targets
+       from posts p
+       where ${where.join(' and ')}
+       order by p.scheduled_for, p.id
+       limit ?`,
+      params,
+    );
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      posts: page.map((row) => ({
+        id: row.id,
+        scheduledFor: row.scheduled_for,
+        timezone: row.timezone,
+        platforms: row.platforms,
+        status: row.status,
+        excerpt: row.excerpt,
+        truncated: row.truncated,
+        targets: row.targets,
+      })),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last.micros, last.id) : null,
+    };
   }
 
   /**
@@ -301,4 +363,34 @@ export function toPostView(post: Post, targets: PostTarget[], parts: PostPart[])
         })),
     })),
   };
+}
+
+interface SummaryRow {
+  id: number;
+  scheduled_for: string;
+  timezone: string | null;
+  platforms: Platform[];
+  status: PostStatus;
+  excerpt: string;
+  truncated: boolean;
+  micros: string;
+  targets: PostSummaryView['targets'];
+}
+
+const CURSOR_PATTERN = /^(-?[0-9]{1,17})\.([0-9]{1,10})$/;
+const BAD_CURSOR = 'must be a nextCursor from an earlier answer';
+
+/** Opaque to clients: base64url of `<scheduled_for in microseconds since 1970>.<id>` of the page's last post. */
+export function encodeCursor(micros: string, id: number): string {
+  return Buffer.from(`${micros}.${id}`, 'utf8').toString('base64url');
+}
+
+/** 400 naming `cursor` unless it is one this API made. */
+export function decodeCursor(cursor: string): { micros: string; id: number } {
+  const match = CURSOR_PATTERN.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const id = Number(match?.[2]);
+  if (!match || !Number.isSafeInteger(id) || id < 1 || id > MAX_ID || encodeCursor(match[1]!, id) !== cursor) {
+    throw validationFailed([{ path: 'cursor', message: BAD_CURSOR }]);
+  }
+  return { micros: match[1]!, id };
 }

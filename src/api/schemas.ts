@@ -25,6 +25,10 @@ import { ERROR_CODES } from './errors';
 export const MAX_CONTENT_LENGTH = 25_000;
 export const MAX_LIST_LIMIT = 1000;
 export const MAX_WAIT_SECONDS = 30;
+/** A summary page's cursor: opaque (base64url), at most this long. */
+export const MAX_CURSOR_LENGTH = 64;
+/** Characters of the content a summary carries. */
+export const EXCERPT_LENGTH = 100;
 
 /** Text a person wrote: at most `max` characters, no control characters but tab, LF and CR. */
 const text = (max: number) =>
@@ -167,6 +171,16 @@ export const scheduledQuerySchema = z.object({
     .optional()
     .transform((limit) => limit ?? 500)
     .meta({ description: `How many posts at most (default 500)`, jsonSchema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 500 } }),
+  view: z
+    .enum(['full', 'summary'])
+    .optional()
+    .meta({ description: '`full` (default): each post with its targets and parts. `summary`: the lean shape of the calendar and list (PostSummary), one page at a time with `nextCursor`' }),
+  cursor: z
+    .string()
+    .max(MAX_CURSOR_LENGTH, `must be at most ${MAX_CURSOR_LENGTH} characters`)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a nextCursor from an earlier answer')
+    .optional()
+    .meta({ description: 'With view=summary: the `nextCursor` of the previous page (opaque); the same filters must be sent again' }),
 });
 
 export const accountBodySchema = z
@@ -238,6 +252,26 @@ export const postSchema = z
   })
   .meta({ id: 'Post' });
 
+export const postSummarySchema = z
+  .object({
+    id: z.number(),
+    scheduledFor: z.string(),
+    timezone: z.string().nullable(),
+    platforms: z.array(platformSchema),
+    status: z.enum(POST_STATUSES),
+    excerpt: z.string().meta({ description: `The first ${EXCERPT_LENGTH} characters of the content` }),
+    truncated: z.boolean().meta({ description: 'The content is longer than the excerpt' }),
+    targets: z.array(
+      z.object({
+        platform: platformSchema,
+        status: z.enum(TARGET_STATUSES),
+        url: z.string().nullable(),
+        errorClass: z.enum(FAILURE_CLASSES).nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'PostSummary' });
+
 export const errorDetailSchema = z
   .object({ path: z.string(), message: z.string() })
   .catchall(z.unknown())
@@ -275,4 +309,5 @@ export const healthSchema = z
 export type PublishBody = z.infer<typeof publishBodySchema>;
 export type ScheduleBody = z.infer<typeof scheduleBodySchema>;
 export type PostView = z.infer<typeof postSchema>;
+export type PostSummaryView = z.infer<typeof postSummarySchema>;
 export type AccountView = z.infer<typeof accountSchema>;

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler, type Response } from 'express';
 import { authOf } from '../auth';
-import { parseOrThrow } from '../errors';
+import { parseOrThrow, validationFailed } from '../errors';
 import { assertSchedulable, type CreatedPost, type PostService } from '../post-service';
 import type { IdempotencyClaim } from '../post-creation';
 import { idParamSchema, publishBodySchema, publishQuerySchema, rescheduleBodySchema, scheduleBodySchema, scheduledQuerySchema } from '../schemas';
@@ -44,7 +44,12 @@ export function postRoutes(service: PostService, now: () => Date = () => new Dat
 
   router.get('/scheduled', async (req, res) => {
     const auth = authOf(req);
-    const query = parseOrThrow(scheduledQuerySchema, req.query);
+    const { view, cursor, ...query } = parseOrThrow(scheduledQuerySchema, req.query);
+    if (view === 'summary') {
+      res.json(await service.listSummaries(auth, { ...query, cursor }));
+      return;
+    }
+    if (cursor !== undefined) throw validationFailed([{ path: 'cursor', message: 'is only taken with view=summary' }]);
     res.json({ posts: await service.listScheduled(auth, query) });
   });
 
