@@ -9,7 +9,9 @@
 import { performance } from 'node:perf_hooks';
 import { describeCounts, countWorkflows, postStatusCounts } from './engine';
 import { callApi, eventually, memoryOf, processName, round, runPool, seededRandom, summarize, type ApiResponse } from './lib';
+import type { HeraldTimedCreates } from './create';
 import type { Meters } from './memory';
+import { perItem } from './ratios';
 import { latencyText, roundSummary, thousands, type Row, type ScenarioOutcome } from './report';
 import type { Stack } from './stack';
 import { createTenant, type Tenant } from './tenants';
@@ -24,6 +26,15 @@ export interface ApiScenarioSizes {
 const WARM_UP_REQUESTS = 50;
 const MONTH_MS = 30 * 24 * 3600_000;
 const DEFAULT_LIST_LIMIT = 500;
+
+/**
+ * The month view's request: what the dashboard's calendar asks for, appended to
+ * `GET /api/v2/scheduled?businessId=…&from=…&to=…`. The one switch for the list's shape: e.g. a lean
+ * shape with cursor pagination (`&fields=summary&limit=…`) once the API has one; `checkLists` needs
+ * each answer's `posts[]` to carry `scheduledFor` and `status`, the month's first `rowsPerAnswer`
+ * posts in time order.
+ */
+export const MONTH_VIEW = { extraQuery: '', label: 'GET /api/v2/scheduled, full posts, default limit', rowsPerAnswer: DEFAULT_LIST_LIMIT };
 
 interface MemoryPoint {
   label: string;
@@ -41,7 +52,7 @@ export async function runApiAndMemoryScenario(
   meters: Meters,
   sizes: ApiScenarioSizes,
   log: (line: string) => void,
-): Promise<{ outcome: ScenarioOutcome; scheduleRatePerSecond: number }> {
+): Promise<{ outcome: ScenarioOutcome; scheduleRatePerSecond: number; timedCreates: HeraldTimedCreates }> {
   const startedAt = Date.now();
   const tenant = await createTenant(stack, 'month');
   const monthStart = Math.ceil((Date.now() + 2 * 3600_000) / 60_000) * 60_000;
@@ -67,8 +78,10 @@ export async function runApiAndMemoryScenario(
   await createSlice(0, warmUp);
   log(`schedule: ${thousands(sizes.scheduleRequests)} POST /api/v2/schedule at concurrency ${sizes.concurrency}`);
   const timedStart = performance.now();
-  const timed = await meters.cpu.measure('API: schedule (timed creates)', () => createSlice(warmUp, warmUp + sizes.scheduleRequests));
+  const stopTimedCpu = meters.cpu.start('API: schedule (timed creates)');
+  const timed = await createSlice(warmUp, warmUp + sizes.scheduleRequests);
   const timedSeconds = (performance.now() - timedStart) / 1000;
+  const timedCpu = stopTimedCpu();
   const scheduleRate = timed.length / timedSeconds;
 
   log(`filling the month to ${thousands(sizes.waitingPosts)} waiting posts`);
@@ -94,11 +107,13 @@ export async function runApiAndMemoryScenario(
   const problems = await checkPopulation(stack, tenant, responses, sizes.waitingPosts);
 
   log(`list: ${sizes.getRequests} GET /api/v2/scheduled over the month at concurrency ${sizes.concurrency}`);
-  const listPath = `/api/v2/scheduled?businessId=${tenant.businessId}&from=${encodeURIComponent(new Date(monthStart).toISOString())}&to=${encodeURIComponent(new Date(monthStart + MONTH_MS + 60_000).toISOString())}`;
+  const listPath = `/api/v2/scheduled?businessId=${tenant.businessId}&from=${encodeURIComponent(new Date(monthStart).toISOString())}&to=${encodeURIComponent(new Date(monthStart + MONTH_MS + 60_000).toISOString())}${MONTH_VIEW.extraQuery}`;
   const listStart = performance.now();
-  const lists = await meters.cpu.measure('API: list the month', () => runPool(sizes.getRequests, sizes.concurrency, () => callApi(stack.api.url, tenant.apiKey, 'GET', listPath)));
+  const stopListCpu = meters.cpu.start('API: list the month');
+  const lists = await runPool(sizes.getRequests, sizes.concurrency, () => callApi(stack.api.url, tenant.apiKey, 'GET', listPath));
   const listSeconds = (performance.now() - listStart) / 1000;
-  const expectedRows = Math.min(DEFAULT_LIST_LIMIT, sizes.waitingPosts);
+  const listCpu = stopListCpu();
+  const expectedRows = Math.min(MONTH_VIEW.rowsPerAnswer, sizes.waitingPosts);
   const listProblems = checkLists(lists, expectedRows, slots);
   const peak = meters.memory.peak(startedAt);
 
@@ -108,6 +123,28 @@ export async function runApiAndMemoryScenario(
   const settled = memory.at(-1)!;
   const idle = memory[0]!;
   const cacheSetting = stack.workerSettings.maxCachedWorkflows;
+  const slope = memorySlope(memory);
+  const apiCpuMsPerList = perItem(listCpu.cpuMs.api, lists.length);
+  meters.figures.memory = {
+    waitingPosts: sizes.waitingPosts,
+    workerIdleMb: idle.workerRssMb,
+    workerMb: settled.workerRssMb,
+    apiIdleMb: idle.apiRssMb,
+    apiMb: settled.apiRssMb,
+    ...slope,
+    cacheSize: settled.stickyCacheSize,
+    cacheSetting,
+    failedChecks: problems.population.length + firstTasks.problems.length > 0,
+  };
+  meters.figures.monthView = {
+    request: `${MONTH_VIEW.label}, ${thousands(sizes.getRequests)} @${sizes.concurrency}, month of ${thousands(sizes.waitingPosts)}`,
+    requests: lists.length,
+    rowsPerAnswer: expectedRows,
+    latencyMs: roundSummary(listStats),
+    apiCpuMsPerRequest: apiCpuMsPerList,
+    failedChecks: listProblems.length > 0,
+  };
+  const mb = (value: number | undefined) => (value === undefined ? '?' : String(round(value, 1)));
   const rows: Row[] = [
     {
       scenario: 'API: POST /api/v2/schedule',
@@ -120,7 +157,7 @@ export async function runApiAndMemoryScenario(
     {
       scenario: 'API: GET /api/v2/scheduled (one month)',
       load: `${thousands(sizes.getRequests)} requests @${sizes.concurrency}, month holds ${thousands(sizes.waitingPosts)} posts`,
-      result: `${latencyText(listStats)} · ${round(lists.length / listSeconds, 0)} req/s · ${expectedRows} posts per answer (default limit)`,
+      result: `${latencyText(listStats)} · ${round(lists.length / listSeconds, 0)} req/s · ${expectedRows} posts per answer (${MONTH_VIEW.extraQuery ? MONTH_VIEW.extraQuery.replace(/^&/, '') : 'default limit'}) · API CPU ${mb(apiCpuMsPerList)} ms per request`,
       problems: listProblems,
     },
     {
@@ -129,7 +166,8 @@ export async function runApiAndMemoryScenario(
       result:
         `worker RSS ${idle.workerRssMb} MB idle → ${memory.at(-2)?.workerRssMb} MB created → ${settled.workerRssMb} MB after first tasks ` +
         `(cache ${settled.stickyCacheSize ?? '?'} of ${cacheSetting}; heap ${settled.workerHeapUsedMb ?? '?'} MB); ` +
-        `API ${settled.apiRssMb} MB; dev server ${idle.devServerRssMb} → ${settled.devServerRssMb} MB`,
+        `API ${idle.apiRssMb} → ${settled.apiRssMb} MB; dev server ${idle.devServerRssMb} → ${settled.devServerRssMb} MB; ` +
+        `per 1,000 waiting: worker +${mb(slope.workerMbPer1000)} MB (second half +${mb(slope.workerMarginalMbPer1000)}), API +${mb(slope.apiMbPer1000)} MB`,
       target: 'worker RSS < 300 MB',
       targetMet: (settled.workerRssMb ?? Infinity) < 300,
       problems: [...problems.population, ...firstTasks.problems],
@@ -137,6 +175,14 @@ export async function runApiAndMemoryScenario(
   ];
   return {
     scheduleRatePerSecond: scheduleRate,
+    timedCreates: {
+      requests: timed.length,
+      concurrency: sizes.concurrency,
+      perSecond: scheduleRate,
+      latencyMs: roundSummary(timedStats),
+      cpu: timedCpu,
+      failedChecks: problems.timed.length > 0,
+    },
     outcome: {
       id: 'api-and-memory',
       rows,
@@ -145,13 +191,36 @@ export async function runApiAndMemoryScenario(
         monthStart: new Date(monthStart).toISOString(),
         schedule: { requests: timed.length, concurrency: sizes.concurrency, seconds: round(timedSeconds, 2), requestsPerSecond: round(scheduleRate, 1), latencyMs: roundSummary(timedStats) },
         fill: { requests: fill.length, seconds: round(fillSeconds, 2), requestsPerSecond: round(fill.length / fillSeconds, 1), latencyMs: roundSummary(fillStats) },
-        list: { requests: lists.length, seconds: round(listSeconds, 2), requestsPerSecond: round(lists.length / listSeconds, 1), rowsPerAnswer: expectedRows, latencyMs: roundSummary(listStats) },
+        list: { request: MONTH_VIEW, requests: lists.length, seconds: round(listSeconds, 2), requestsPerSecond: round(lists.length / listSeconds, 1), rowsPerAnswer: expectedRows, latencyMs: roundSummary(listStats), apiCpuMsPerRequest: apiCpuMsPerList === undefined ? null : round(apiCpuMsPerList, 1) },
         memory,
+        rssPer1000WaitingMb: slope,
         firstWorkflowTasksSeconds: firstTasks.seconds,
         peakRssMb: peak,
         processNames: { worker: processName(stack.worker.pid), api: processName(stack.api.pid), devServer: processName(stack.devServer.process.pid) },
       },
     },
+  };
+}
+
+/**
+ * RSS per 1,000 waiting posts: (after the last one's first workflow task − idle) ÷ posts, for the
+ * worker and the API; and the worker's over the second half of the fill alone (the workflow cache
+ * bounds it, so this one tends to 0 once the cache is full).
+ */
+function memorySlope(points: MemoryPoint[]): { workerMbPer1000?: number; apiMbPer1000?: number; workerMarginalMbPer1000?: number } {
+  const idle = points[0]!;
+  const last = points.at(-1)!;
+  const per1000 = (from: MemoryPoint, to: MemoryPoint, key: 'workerRssMb' | 'apiRssMb') => {
+    const posts = to.waitingPosts - from.waitingPosts;
+    const a = from[key];
+    const b = to[key];
+    return posts > 0 && a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) ? round(((b - a) / posts) * 1000, 1) : undefined;
+  };
+  const half = points.find((p) => p.waitingPosts >= last.waitingPosts / 2 && p.waitingPosts < last.waitingPosts);
+  return {
+    workerMbPer1000: per1000(idle, last, 'workerRssMb'),
+    apiMbPer1000: per1000(idle, last, 'apiRssMb'),
+    workerMarginalMbPer1000: half ? per1000(half, last, 'workerRssMb') : undefined,
   };
 }
 

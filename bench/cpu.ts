@@ -1,7 +1,9 @@
 /**
  * Where the CPU went during a phase: each process under test (from /proc/<pid>/stat), every
  * PostgreSQL process together, this bench process (load generator and fakes), and the rest of
- * the machine (other work: the machine is shared), in percent of one core.
+ * the machine (other work: the machine is shared), in percent of one core — and, per process, the
+ * CPU milliseconds used (for "CPU ms per post": the phase's delta ÷ the posts it handled; /proc
+ * counts in ticks of 10 ms, so small phases are coarse).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { round } from './lib';
@@ -22,6 +24,8 @@ export interface CpuPhase {
   seconds: number;
   /** Percent of one core, per consumer; `other` is the rest of the machine's busy time. */
   percentOfOneCore: Partial<Record<CpuConsumer | 'other' | 'machineBusy', number>>;
+  /** CPU time used in the phase, per process (utime + stime deltas), in milliseconds. */
+  cpuMs: Partial<Record<CpuConsumer, number>>;
 }
 
 function processSeconds(pid: number | undefined): number | undefined {
@@ -76,18 +80,20 @@ export class CpuMeter {
       const after = this.read();
       const wall = Math.max(0.001, (after.at - before.at) / 1000);
       const percent: CpuPhase['percentOfOneCore'] = {};
+      const cpuMs: CpuPhase['cpuMs'] = {};
       let ours = 0;
       for (const [name, value] of Object.entries(after.seconds) as Array<[CpuConsumer, number]>) {
         const start = before.seconds[name];
         if (start === undefined) continue;
         const used = Math.max(0, value - start);
         ours += used;
+        cpuMs[name] = round(used * 1000, 0);
         percent[name] = round((used / wall) * 100, 0);
       }
       const busy = after.machineBusy - before.machineBusy;
       percent.other = round((Math.max(0, busy - ours) / wall) * 100, 0);
       percent.machineBusy = round((busy / wall) * 100, 0);
-      const result = { phase, seconds: round(wall, 1), percentOfOneCore: percent };
+      const result = { phase, seconds: round(wall, 1), percentOfOneCore: percent, cpuMs };
       this.phases.push(result);
       return result;
     };

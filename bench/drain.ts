@@ -8,7 +8,9 @@
 import { performance } from 'node:perf_hooks';
 import { closedWorkflows, countWorkflows, describeCounts, postStatusCounts, waitForCount } from './engine';
 import { callApi, round, runPool, type ApiResponse } from './lib';
+import type { CpuPhase } from './cpu';
 import type { Meters } from './memory';
+import { perItem, ratio as ratioOf, ratioGoals } from './ratios';
 import { thousands, type Row, type ScenarioOutcome } from './report';
 import type { Stack } from './stack';
 import { createTenant } from './tenants';
@@ -22,6 +24,8 @@ interface DrainMeasure {
   completedPerSecond: number;
   startsPerSecond: number;
   problems: string[];
+  /** CPU ms per process over the measured phase (bench/cpu.ts). */
+  cpuMs?: CpuPhase['cpuMs'];
 }
 
 export async function runDrainScenario(stack: Stack, meters: Meters, workflows: number, concurrency: number, log: (line: string) => void): Promise<ScenarioOutcome> {
@@ -30,8 +34,19 @@ export async function runDrainScenario(stack: Stack, meters: Meters, workflows: 
   const bare = await measureBare(stack, meters, workflows, concurrency);
   const bareDone = Date.now();
   log(`drain: bare ${round(bare.completedPerSecond, 1)} workflows/s; Herald, ${thousands(workflows)} immediate posts`);
-  const herald = await meters.cpu.measure('Drain: Herald posts', () => measureHerald(stack, workflows, concurrency));
+  const stopHeraldCpu = meters.cpu.start('Drain: Herald posts');
+  const herald = await measureHerald(stack, workflows, concurrency);
+  herald.cpuMs = stopHeraldCpu().cpuMs;
   const ratio = herald.completedPerSecond / bare.completedPerSecond;
+  const cpu = {
+    apiCpuMsPerPost: perItem(herald.cpuMs.api, workflows),
+    workerCpuMsPerPost: perItem(herald.cpuMs.worker, workflows),
+    bareWorkerCpuMsPerWorkflow: perItem(bare.cpuMs?.bareWorker, workflows),
+  };
+  const cpuRatio = ratioOf(cpu.workerCpuMsPerPost, cpu.bareWorkerCpuMsPerWorkflow);
+  const failedChecks = [...bare.problems, ...herald.problems].length > 0;
+  meters.figures.drain = { workflows, heraldPerSecond: herald.completedPerSecond, barePerSecond: bare.completedPerSecond, ...cpu, failedChecks };
+  const ms = (value: number | undefined) => (value === undefined ? '?' : String(round(value, 1)));
   log(`drain: Herald ${round(herald.completedPerSecond, 1)} workflows/s, ratio ${round(ratio, 2)}`);
 
   const describe = (m: DrainMeasure, unit: string) =>
@@ -50,13 +65,23 @@ export async function runDrainScenario(stack: Stack, meters: Meters, workflows: 
       result: `${round(ratio, 2)}`,
       target: '≥ 0.7',
       targetMet: ratio >= 0.7,
-      problems: [...bare.problems, ...herald.problems].length ? ['one of the two runs failed its checks'] : [],
+      problems: failedChecks ? ['one of the two runs failed its checks'] : [],
+    },
+    {
+      scenario: 'CPU per post: Herald worker ÷ bare worker (drain)',
+      load: 'utime+stime over each drain phase ÷ workflows',
+      result:
+        `${cpuRatio === undefined ? '—' : round(cpuRatio, 2)} (worker ${ms(cpu.workerCpuMsPerPost)} ms per post ÷ bare worker ${ms(cpu.bareWorkerCpuMsPerWorkflow)} ms per workflow; ` +
+        `API ${ms(cpu.apiCpuMsPerPost)} ms per post)`,
+      target: `≤ ${ratioGoals.workerCpu}`,
+      targetMet: cpuRatio !== undefined && cpuRatio <= ratioGoals.workerCpu,
+      problems: failedChecks ? ['one of the two runs failed its checks'] : [],
     },
   ];
   return {
     id: 'drain',
     rows,
-    data: { bare, herald, ratio: round(ratio, 3), peakRssMb: { bare: meters.memory.peak(startedAt, bareDone), herald: meters.memory.peak(bareDone) } },
+    data: { bare, herald, ratio: round(ratio, 3), cpuMsPerWorkflow: cpu, workerCpuRatio: cpuRatio === undefined ? null : round(cpuRatio, 3), peakRssMb: { bare: meters.memory.peak(startedAt, bareDone), herald: meters.memory.peak(bareDone) } },
   };
 }
 
@@ -88,13 +113,13 @@ async function measureBare(stack: Stack, meters: Meters, workflows: number, conc
     } catch (err) {
       problems.push((err as Error).message);
     }
-    cpu();
+    const cpuMs = cpu().cpuMs;
     const closed = (await closedWorkflows(stack, `TaskQueue = '${taskQueue}'`, total + 10)).filter((w) => w.workflowId.includes('-m-'));
     const completed = closed.filter((w) => w.status === 'COMPLETED');
     if (completed.length !== workflows) problems.push(`${completed.length} of ${workflows} bare workflows completed (${closed.length} found)`);
     const lastClose = Math.max(...completed.map((w) => w.closeMs));
     const drainSeconds = (lastClose - t0) / 1000;
-    return { workflows, startSeconds, drainSeconds, completedPerSecond: completed.length / drainSeconds, startsPerSecond: workflows / startSeconds, problems };
+    return { workflows, startSeconds, drainSeconds, completedPerSecond: completed.length / drainSeconds, startsPerSecond: workflows / startSeconds, problems, cpuMs };
   } finally {
     await worker.stop();
     stack.bareWorkerPid = undefined;

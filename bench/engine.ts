@@ -50,3 +50,18 @@ export async function postStatusCounts(stack: Stack, businessId: number): Promis
 export function describeCounts(counts: Record<string, number>): string {
   return Object.entries(counts).map(([status, n]) => `${n} ${status}`).join(', ') || 'none';
 }
+
+/**
+ * Runs `work` with a bare worker (bench/bare-worker.ts, same slot and cache settings as Herald's)
+ * polling its own task queue, visible to the CPU meter as `bareWorker`; stops it afterwards.
+ */
+export async function withBareWorker<T>(stack: Stack, taskQueue: string, work: () => Promise<T>): Promise<T> {
+  const worker = await stack.startBareWorker(taskQueue);
+  stack.bareWorkerPid = worker.pid;
+  try {
+    return await work();
+  } finally {
+    await worker.stop();
+    stack.bareWorkerPid = undefined;
+  }
+}

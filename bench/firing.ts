@@ -5,7 +5,9 @@
 import { performance } from 'node:perf_hooks';
 import { describeCounts, postStatusCounts } from './engine';
 import { callApi, eventually, round, runPool, sleep, summarize, type ApiResponse } from './lib';
+import { withBareWorker } from './engine';
 import type { Meters } from './memory';
+import { perItem, ratio, ratioGoals } from './ratios';
 import { latencyText, roundSummary, thousands, type Row, type ScenarioOutcome } from './report';
 import type { Stack } from './stack';
 import { createTenant } from './tenants';
@@ -60,7 +62,7 @@ export async function runFiringScenario(
   } catch (err) {
     problems.push((err as Error).message);
   }
-  cpu();
+  const firingCpu = cpu();
 
   const tweets = mine();
   const byText = new Map<string, number[]>();
@@ -85,6 +87,11 @@ export async function runFiringScenario(
   const stats = summarize(lateness);
   const lastSeconds = stats.count ? stats.max / 1000 : NaN;
   const isSmall = posts <= 50;
+  if (meters.figures.burst?.posts === posts) {
+    meters.figures.burst.heraldAllPublishedSeconds = stats.count === posts ? lastSeconds : undefined;
+    meters.figures.burst.heraldWorkerCpuMsPerPost = perItem(firingCpu.cpuMs.worker, posts);
+    meters.figures.burst.failedChecks ||= problems.length > 0;
+  }
   const row: Row = {
     scenario: `Firing: ${thousands(posts)} posts due at the same instant`,
     load: `created ${round((dueAt - createdBy) / 1000, 0)} s before it (${round(posts / createSeconds, 0)} creates/s)`,
@@ -104,7 +111,88 @@ export async function runFiringScenario(
       latenessMs: roundSummary(stats),
       lastPublishedSeconds: round(lastSeconds, 2),
       publishedPerSecond: round(posts / lastSeconds, 1),
+      cpuMs: firingCpu.cpuMs,
       peakRssMb: meters.memory.peak(startedAt),
     },
+  };
+}
+
+const BARE_WARM_UP = 20;
+
+/**
+ * The bare engine's burst, in the same run as Herald's: `posts` bare due workflows
+ * (bench/bare-workflow.ts benchBareDueWorkflow: a timer, then one no-op activity that says when it
+ * ran) started with the client, all due at one instant, on a bare worker with Herald's worker
+ * settings (warmed up first, as Herald's is). "All done" = the last activity's run − the instant.
+ * Run it before Herald's burst of the same size; that one fills in Herald's side of the ratio.
+ */
+export async function runBareBurstScenario(stack: Stack, meters: Meters, posts: number, createsPerSecond: number, concurrency: number, log: (line: string) => void): Promise<ScenarioOutcome> {
+  const taskQueue = `bench-bare-burst-${stack.runTag}`;
+  const problems: string[] = [];
+  const measured = await withBareWorker(stack, taskQueue, async () => {
+    const start = (id: string, dueAt: number) => stack.temporal.workflow.start('benchBareDueWorkflow', { workflowId: id, taskQueue, args: [dueAt] });
+    const warm = await runPool(BARE_WARM_UP, 4, (i) => start(`bare-burst-${stack.runTag}-warm-${i}`, Date.now()).then((h) => h.result()));
+    if (warm.some((stamp) => typeof stamp !== 'number')) throw new Error('the bare burst warm-up did not complete');
+
+    const dueAt = Math.ceil((Date.now() + leadTimeMs(posts, createsPerSecond)) / 1000) * 1000;
+    log(`burst: bare engine, ${thousands(posts)} due workflows at ${new Date(dueAt).toISOString()} (in ${round((dueAt - Date.now()) / 1000, 0)} s)`);
+    const handles = await runPool(posts, concurrency, (i) =>
+      start(`bare-burst-${stack.runTag}-m-${i}`, dueAt).catch((err: unknown) => {
+        problems.push(`start ${i} failed: ${String(err)}`.slice(0, 200));
+        return undefined;
+      }),
+    );
+    if (Date.now() > dueAt - 500) problems.push(`starting took until ${round((Date.now() - dueAt) / 1000, 1)} s relative to the due time`);
+    await sleep(Math.max(0, dueAt - Date.now()));
+    const stop = meters.cpu.start(`Burst ${thousands(posts)} (bare): due → all done`);
+    const stamps = await Promise.all(
+      handles.map((h) =>
+        h
+          ? Promise.race([h.result() as Promise<number>, sleep(Math.max(120_000, posts * 150)).then(() => undefined)]).catch(() => undefined)
+          : Promise.resolve(undefined),
+      ),
+    );
+    const cpu = stop();
+    return { dueAt, stamps, cpu };
+  });
+  const done = measured.stamps.filter((stamp): stamp is number => typeof stamp === 'number');
+  if (done.length !== posts) problems.push(`${done.length} of ${posts} bare due workflows completed`);
+  const early = done.filter((stamp) => stamp < measured.dueAt).length;
+  if (early) problems.push(`${early} bare activities ran before their time`);
+  const lateness = done.map((stamp) => stamp - measured.dueAt);
+  const stats = summarize(lateness);
+  const allDoneSeconds = done.length === posts ? stats.max / 1000 : undefined;
+  meters.figures.burst = {
+    posts,
+    bareAllDoneSeconds: allDoneSeconds,
+    bareWorkerCpuMsPerWorkflow: perItem(measured.cpu.cpuMs.bareWorker, posts),
+    failedChecks: problems.length > 0,
+  };
+  return {
+    id: `burst-bare-${posts}`,
+    rows: [
+      {
+        scenario: `Burst: bare engine, ${thousands(posts)} due workflows at the same instant`,
+        load: '1 timer + 1 no-op activity each, same worker settings',
+        result: `lateness ${latencyText(stats)} · all done +${allDoneSeconds === undefined ? '—' : round(allDoneSeconds, 2)} s`,
+        problems,
+      },
+    ],
+    data: { posts, dueAt: new Date(measured.dueAt).toISOString(), latenessMs: roundSummary(stats), allDoneSeconds: allDoneSeconds ?? null, cpu: measured.cpu },
+  };
+}
+
+/** Herald's burst ÷ the bare one, both measured above in this run (goal ≤ 1.25). */
+export function burstRatioRow(meters: Meters): Row | undefined {
+  const burst = meters.figures.burst;
+  if (!burst) return undefined;
+  const value = ratio(burst.heraldAllPublishedSeconds, burst.bareAllDoneSeconds);
+  return {
+    scenario: `Burst: Herald ÷ bare, ${thousands(burst.posts)} due at once, time until all published`,
+    load: 'same dev server, same worker settings',
+    result: value === undefined ? '— (one side did not finish)' : `${round(value, 2)} (+${round(burst.heraldAllPublishedSeconds!, 2)} s ÷ +${round(burst.bareAllDoneSeconds!, 2)} s)`,
+    target: `≤ ${ratioGoals.burst}`,
+    targetMet: value !== undefined && value <= ratioGoals.burst,
+    problems: burst.failedChecks ? ['one of the two runs failed its checks'] : [],
   };
 }

@@ -4,11 +4,13 @@
  */
 import type { CpuMeter } from './cpu';
 import { memoryOf, round } from './lib';
+import type { Figures } from './ratios';
 
-/** Memory sampled all along, CPU per phase. */
+/** Memory sampled all along, CPU per phase, and the figures each scenario adds for the ratio table (bench/ratios.ts). */
 export interface Meters {
   memory: MemorySampler;
   cpu: CpuMeter;
+  figures: Figures;
 }
 
 export type ProcessName = 'worker' | 'api' | 'devServer' | 'bench';

@@ -4,6 +4,10 @@
  * against a bare-workflow baseline, memory with many waiting posts, and threads; checks every
  * scenario for correctness; writes bench/results/<YYYY-MM-DD-HHMM>.json and .md; prints the table.
  *
+ * Issue #12: next to Herald, the bare engine in the same run (bench/bare-workflow.ts on the same dev
+ * server, same worker settings) for creates, the burst, the drain and CPU per workflow; the table
+ * of ratios (bench/ratios.ts) is printed and written with the results.
+ *
  * Options: --quick; --only=api,firing,drain,threads (a subset, for working on one scenario).
  * Worker tuning set in the environment (WORKER_MAX_CONCURRENT_ACTIVITIES, WORKER_MAX_CACHED_WORKFLOWS)
  * is passed to the worker child and recorded with the results.
@@ -11,12 +15,14 @@
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { defaultCliPath } from '../src/temporal/dev-server';
-import { runApiAndMemoryScenario } from './api-latency';
+import { MONTH_VIEW, runApiAndMemoryScenario } from './api-latency';
+import { runCreateComparison, type HeraldTimedCreates } from './create';
 import { runDrainScenario } from './drain';
-import { runFiringScenario } from './firing';
+import { burstRatioRow, runBareBurstScenario, runFiringScenario } from './firing';
 import { connectionRetries, loadAverage, processName } from './lib';
 import { CpuMeter, cpuTable } from './cpu';
 import { MemorySampler, type Meters } from './memory';
+import { ratioData, ratioTable, type Figures } from './ratios';
 import { markdownTable, writeResults, type Row, type RunEnvironment, type ScenarioOutcome } from './report';
 import { Cleanup, projectRoot, startStack, type Stack } from './stack';
 import { runThreadsScenario } from './threads';
@@ -25,8 +31,8 @@ const SCENARIOS = ['api', 'firing', 'drain', 'threads'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const SIZES = {
-  quick: { scheduleRequests: 300, waitingPosts: 2000, getRequests: 100, firing: [50, 200], drain: 200, threads: 20, deadlineMinutes: 10 },
-  full: { scheduleRequests: 2000, waitingPosts: 10_000, getRequests: 300, firing: [50, 500, 2000], drain: 2000, threads: 200, deadlineMinutes: 60 },
+  quick: { scheduleRequests: 300, sequentialCreates: 100, waitingPosts: 2000, getRequests: 100, firing: [50, 200], burst: 50, drain: 200, threads: 20, deadlineMinutes: 12 },
+  full: { scheduleRequests: 2000, sequentialCreates: 200, waitingPosts: 10_000, getRequests: 300, firing: [50, 500, 2000], burst: 50, drain: 2000, threads: 200, deadlineMinutes: 60 },
 };
 const CONCURRENCY = 16;
 /** Used for lead times when the API scenario is skipped (--only). */
@@ -102,17 +108,19 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   let sampler: MemorySampler | undefined;
   let cpu: CpuMeter | undefined;
+  const figures: Figures = {};
   try {
     const stack = await startStack(cleanup, log);
     environment.workerSettings = stack.workerSettings;
     environment.childEnv = stack.childEnv;
     environment.notes.push(
+      `Month view request: ${MONTH_VIEW.label}${MONTH_VIEW.extraQuery ? ` (\`${MONTH_VIEW.extraQuery}\`)` : ''}.`,
       `Processes measured: worker pid ${stack.worker.pid} (${processName(stack.worker.pid)}), API pid ${stack.api.pid} (${processName(stack.api.pid)}), dev server pid ${stack.devServer.process.pid} (${processName(stack.devServer.process.pid)}).`,
     );
     sampler = new MemorySampler(() => ({ worker: stack.worker.pid, api: stack.api.pid, devServer: stack.devServer.process.pid, bench: process.pid }));
     sampler.start();
     cpu = new CpuMeter(() => ({ api: stack.api.pid, worker: stack.worker.pid, bareWorker: stack.bareWorkerPid, devServer: stack.devServer.process.pid, bench: process.pid }));
-    const meters: Meters = { memory: sampler, cpu };
+    const meters: Meters = { memory: sampler, cpu, figures };
 
     const run = async (name: string, scenario: () => Promise<ScenarioOutcome>) => {
       try {
@@ -127,15 +135,24 @@ async function main(): Promise<number> {
 
     let createsPerSecond = ASSUMED_CREATES_PER_SECOND;
     if (only.has('api')) {
+      let timedCreates: HeraldTimedCreates | undefined;
       await run('API latency and memory', async () => {
-        const { outcome, scheduleRatePerSecond } = await runApiAndMemoryScenario(stack, meters, { ...sizes, concurrency: CONCURRENCY }, log);
-        createsPerSecond = scheduleRatePerSecond;
-        return outcome;
+        const result = await runApiAndMemoryScenario(stack, meters, { ...sizes, concurrency: CONCURRENCY }, log);
+        createsPerSecond = result.scheduleRatePerSecond;
+        timedCreates = result.timedCreates;
+        return result.outcome;
       });
+      if (timedCreates) {
+        const herald16 = timedCreates;
+        await run('Create: Herald vs bare client', () => runCreateComparison(stack, meters, herald16, sizes.sequentialCreates, log));
+      }
     }
     if (only.has('firing')) {
+      await run(`Burst ${sizes.burst} (bare engine)`, () => runBareBurstScenario(stack, meters, sizes.burst, createsPerSecond, CONCURRENCY, log));
       for (const posts of sizes.firing) {
         await run(`Firing ${posts}`, () => runFiringScenario(stack, meters, posts, createsPerSecond, CONCURRENCY, log));
+        const ratioRow = posts === sizes.burst ? burstRatioRow(meters) : undefined;
+        if (ratioRow) rows.push(ratioRow);
       }
     }
     if (only.has('drain')) await run('Drain', () => runDrainScenario(stack, meters, sizes.drain, CONCURRENCY, log));
@@ -160,8 +177,10 @@ async function main(): Promise<number> {
   environment.loadAverageAtEnd = loadAverage();
   const cpuPhases = cpu?.phases ?? [];
   const cpuSection = cpuPhases.length ? cpuTable(cpuPhases, environment.nproc) : '';
-  const files = writeResults(environment, outcomes, rows, { data: { cpu: cpuPhases }, sections: cpuSection ? [cpuSection] : [] });
-  process.stdout.write(`\n${markdownTable(rows)}\n\n${cpuSection ? `${cpuSection}\n\n` : ''}`);
+  const ratioSection = ratioTable(figures);
+  const sections = [ratioSection, cpuSection].filter(Boolean);
+  const files = writeResults(environment, outcomes, rows, { data: { ratios: ratioData(figures), cpu: cpuPhases }, sections });
+  process.stdout.write(`\n${markdownTable(rows)}\n\n${sections.map((section) => `${section}\n\n`).join('')}`);
   process.stdout.write(`nproc ${environment.nproc}; load average ${environment.loadAverageAtStart} at start, ${environment.loadAverageAtEnd} at end (other work on this machine counts).\n`);
   process.stdout.write(`Results: ${files.json}\n         ${files.markdown}\n`);
   return rows.some((row) => row.problems.length > 0) ? 1 : 0;
