@@ -28,13 +28,14 @@ const MONTH_MS = 30 * 24 * 3600_000;
 const DEFAULT_LIST_LIMIT = 500;
 
 /**
- * The month view's request: what the dashboard's calendar asks for, appended to
- * `GET /api/v2/scheduled?businessId=…&from=…&to=…`. The one switch for the list's shape: e.g. a lean
- * shape with cursor pagination (`&fields=summary&limit=…`) once the API has one; `checkLists` needs
- * each answer's `posts[]` to carry `scheduledFor` and `status`, the month's first `rowsPerAnswer`
- * posts in time order.
+ * The month view's request, appended to `GET /api/v2/scheduled?businessId=…&from=…&to=…`: the one
+ * switch for the list's shape. `checkLists` needs each answer's `posts[]` to carry `scheduledFor` and
+ * `status`, the month's first `rowsPerAnswer` posts in time order; with `paged`, also a `nextCursor`
+ * (a string while the month holds more, null on its last page).
+ * Since d31e81f the API has the lean shape with a keyset cursor (`view=summary`); the full shape was
+ * `{ extraQuery: '', label: 'full posts, default limit', rowsPerAnswer: DEFAULT_LIST_LIMIT, paged: false }`.
  */
-export const MONTH_VIEW = { extraQuery: '', label: 'GET /api/v2/scheduled, full posts, default limit', rowsPerAnswer: DEFAULT_LIST_LIMIT };
+export const MONTH_VIEW = { extraQuery: '&view=summary', label: 'lean list (view=summary, first page, default limit)', rowsPerAnswer: DEFAULT_LIST_LIMIT, paged: true };
 
 interface MemoryPoint {
   label: string;
@@ -114,7 +115,7 @@ export async function runApiAndMemoryScenario(
   const listSeconds = (performance.now() - listStart) / 1000;
   const listCpu = stopListCpu();
   const expectedRows = Math.min(MONTH_VIEW.rowsPerAnswer, sizes.waitingPosts);
-  const listProblems = checkLists(lists, expectedRows, slots);
+  const listProblems = checkLists(lists, expectedRows, slots, MONTH_VIEW.paged ? sizes.waitingPosts > expectedRows : undefined);
   const peak = meters.memory.peak(startedAt);
 
   const timedStats = summarize(okLatencies(timed));
@@ -137,7 +138,7 @@ export async function runApiAndMemoryScenario(
     failedChecks: problems.population.length + firstTasks.problems.length > 0,
   };
   meters.figures.monthView = {
-    request: `${MONTH_VIEW.label}, ${thousands(sizes.getRequests)} @${sizes.concurrency}, month of ${thousands(sizes.waitingPosts)}`,
+    request: `GET /api/v2/scheduled, ${MONTH_VIEW.label}, ${thousands(sizes.getRequests)} @${sizes.concurrency}, month of ${thousands(sizes.waitingPosts)}`,
     requests: lists.length,
     rowsPerAnswer: expectedRows,
     latencyMs: roundSummary(listStats),
@@ -301,13 +302,17 @@ async function checkPopulation(stack: Stack, tenant: Tenant, responses: Array<Ap
   return { timed, population };
 }
 
-/** Every list answered 200 with the first `expectedRows` posts of the month, in time order, all waiting. */
-function checkLists(lists: Array<ApiResponse | undefined>, expectedRows: number, slots: number[]): string[] {
+/**
+ * Every list answered 200 with the first `expectedRows` posts of the month, in time order, all
+ * waiting; when `moreExpected` is set (a paged shape), with a `nextCursor` exactly when more remain.
+ */
+function checkLists(lists: Array<ApiResponse | undefined>, expectedRows: number, slots: number[], moreExpected?: boolean): string[] {
   const problems: string[] = [];
   const firstSlots = [...slots].sort((a, b) => a - b).slice(0, expectedRows);
   let wrong = 0;
   for (const list of lists) {
-    const posts = (list?.body as { posts?: Array<{ scheduledFor: string; status: string }> } | undefined)?.posts;
+    const body = list?.body as { posts?: Array<{ scheduledFor: string; status: string }>; nextCursor?: unknown } | undefined;
+    const posts = body?.posts;
     if (list?.status !== 200 || !posts) {
       wrong++;
       continue;
@@ -315,9 +320,10 @@ function checkLists(lists: Array<ApiResponse | undefined>, expectedRows: number,
     const times = posts.map((p) => Date.parse(p.scheduledFor));
     const inOrder = times.every((t, i) => i === 0 || times[i - 1]! <= t);
     const sameAsExpected = times.length === expectedRows && times.every((t, i) => t === firstSlots[i]);
-    if (!inOrder || !sameAsExpected || posts.some((p) => p.status !== 'scheduled')) wrong++;
+    const cursorRight = moreExpected === undefined || (moreExpected ? typeof body?.nextCursor === 'string' && body.nextCursor.length > 0 : body?.nextCursor === null);
+    if (!inOrder || !sameAsExpected || !cursorRight || posts.some((p) => p.status !== 'scheduled')) wrong++;
   }
   if (lists.length === 0) problems.push('no list request ran');
-  if (wrong > 0) problems.push(`${wrong} of ${lists.length} lists were not the month's first ${expectedRows} waiting posts in time order`);
+  if (wrong > 0) problems.push(`${wrong} of ${lists.length} lists were not the month's first ${expectedRows} waiting posts in time order${moreExpected === undefined ? '' : `, with ${moreExpected ? 'a' : 'no'} nextCursor`}`);
   return problems;
 }
