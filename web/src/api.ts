@@ -3,7 +3,7 @@
  * header (never in a URL). Types come from the API's own zod schemas, so the compiler notices when
  * the contract moves.
  */
-import type { AccountView, PostView } from '../../src/api/schemas';
+import type { AccountView, PostSummaryView, PostView } from '../../src/api/schemas';
 import type { ApiKeyView, CreatedApiKeyView } from '../../src/api/key-schemas';
 import type { Platform, PostStatus } from '../../src/domain/types';
 import { clearApiKey, readApiKey } from './session';
@@ -14,6 +14,31 @@ export type Post = PostView & {
   platformParams?: { instagram?: { imageUrl?: string } };
 };
 export type Target = Post['targets'][number];
+/** The calendar's and list's lean post (`GET /scheduled?view=summary`): the post page reads the full one. */
+export type PostSummary = PostSummaryView;
+export type SummaryTarget = PostSummary['targets'][number];
+/** What moving and cancelling need of a post, full or summary. */
+export type PostRef = Pick<PostSummary, 'id' | 'status' | 'scheduledFor' | 'timezone' | 'platforms'>;
+
+/** The full post as the lean lists show it (after a move or cancel answered with the full post). */
+export function summarize(post: Post): PostSummary {
+  const excerpt = post.content.slice(0, 100);
+  return {
+    id: post.id,
+    scheduledFor: post.scheduledFor,
+    timezone: post.timezone,
+    platforms: post.platforms,
+    status: post.status,
+    excerpt,
+    truncated: excerpt.length < post.content.length,
+    targets: post.targets.map((t) => ({ platform: t.platform, status: t.status, url: t.url, errorClass: t.errorClass })),
+  };
+}
+
+/** The text to show of a post: all of it, or the summary's excerpt with an ellipsis when cut. */
+export function postText(post: Post | PostSummary): string {
+  return 'content' in post ? post.content : `${post.excerpt}${post.truncated ? '…' : ''}`;
+}
 export type Account = AccountView;
 export type ApiKeyInfo = ApiKeyView;
 export type CreatedApiKey = CreatedApiKeyView;
@@ -118,6 +143,9 @@ function describeStatus(status: number): string {
 
 /* ---------------------------------------------------------------- endpoints */
 
+/** Posts a summary page asks for (the API's most is 1000). */
+const SUMMARY_PAGE = 1000;
+
 export const ALL_STATUSES: PostStatus[] = ['scheduled', 'publishing', 'published', 'partially_published', 'failed', 'cancelled'];
 
 export interface PostDraft {
@@ -136,12 +164,24 @@ export const api = {
     request<Post>('POST', `/api/v2/publish?wait=${waitSeconds}`, { body: draft, headers: { 'Idempotency-Key': idempotencyKey } }),
   schedule: (draft: PostDraft & { scheduledFor: string; timezone?: string }, idempotencyKey: string) =>
     request<Post>('POST', '/api/v2/schedule', { body: draft, headers: { 'Idempotency-Key': idempotencyKey } }),
-  listPosts: (query: { businessId: number; from?: Date; to?: Date; statuses?: PostStatus[] }, signal?: AbortSignal) => {
-    const params = new URLSearchParams({ businessId: String(query.businessId) });
-    if (query.from) params.set('from', query.from.toISOString());
-    if (query.to) params.set('to', query.to.toISOString());
-    if (query.statuses) params.set('status', query.statuses.join(','));
-    return request<{ posts: Post[] }>('GET', `/api/v2/scheduled?${params}`, { signal }).then((a) => a.body.posts);
+  /**
+   * Summaries in the range, page by page (keyset cursor) until the last page or `max` posts;
+   * `more` says that posts beyond `max` were left out.
+   */
+  listSummaries: async (query: { businessId: number; from?: Date; to?: Date; statuses?: PostStatus[]; max: number }, signal?: AbortSignal) => {
+    const posts: PostSummary[] = [];
+    let cursor: string | null = null;
+    do {
+      const params = new URLSearchParams({ businessId: String(query.businessId), view: 'summary', limit: String(Math.min(SUMMARY_PAGE, query.max - posts.length)) });
+      if (query.from) params.set('from', query.from.toISOString());
+      if (query.to) params.set('to', query.to.toISOString());
+      if (query.statuses) params.set('status', query.statuses.join(','));
+      if (cursor) params.set('cursor', cursor);
+      const { body } = await request<{ posts: PostSummary[]; nextCursor: string | null }>('GET', `/api/v2/scheduled?${params}`, { signal });
+      posts.push(...body.posts);
+      cursor = body.nextCursor;
+    } while (cursor && posts.length < query.max);
+    return { posts, more: cursor !== null };
   },
   post: (postId: number, signal?: AbortSignal) => request<Post>('GET', `/api/v2/posts/${postId}`, { signal }).then((a) => a.body),
   reschedule: (postId: number, scheduledFor: string) => request<Post>('PUT', `/api/v2/schedule/${postId}`, { body: { scheduledFor } }),

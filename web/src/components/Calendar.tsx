@@ -3,7 +3,7 @@
  * (in the post's own time zone); the "Move" button on each post does the same from the keyboard.
  */
 import { useRef, useState } from 'preact/hooks';
-import type { Post } from '../api';
+import { postText, type PostSummary as Post } from '../api';
 import { formatLongDate, formatTime, weekdayNames } from '../format';
 import { PLATFORM_META, POST_STATUS_LABEL } from '../platforms';
 import { dateKey, daysBetween, parseDateKey, wallTimeAt, type CalendarDate } from '../time';
@@ -139,8 +139,8 @@ function PostChip(props: { post: Post; zone: string; moving: boolean; onDragStar
         href={`#/posts/${post.id}`}
         class="chip-link"
         draggable={movable}
-        title={post.content}
-        aria-label={`${time}, ${platforms}, ${POST_STATUS_LABEL[post.status]}${props.moving ? ' (moving)' : ''}: ${post.content.slice(0, 80)}`}
+        title={postText(post)}
+        aria-label={`${time}, ${platforms}, ${POST_STATUS_LABEL[post.status]}${props.moving ? ' (moving)' : ''}: ${postText(post).slice(0, 80)}`}
         onDragStart={(event) => {
           if (!movable || !event.dataTransfer) return;
           event.dataTransfer.effectAllowed = 'move';
@@ -158,7 +158,7 @@ function PostChip(props: { post: Post; zone: string; moving: boolean; onDragStar
             <PlatformMark key={p} platform={p} small />
           ))}
         </span>
-        <span class="chip-text">{post.content}</span>
+        <span class="chip-text">{postText(post)}</span>
       </a>
       {movable && (
         <button type="button" class="chip-move" aria-label={`Move post ${post.id} to another day`} title="Move to…" onClick={props.onMove}>
@@ -178,7 +178,7 @@ export function DayPosts(props: { posts: Post[]; zone: string; onMove: (post: Po
         <li key={post.id} class={`day-list-item chip-${post.status}`} data-post-id={post.id}>
           <a href={`#/posts/${post.id}`}>
             <strong>{formatTime(post.scheduledFor, props.zone)}</strong> · {POST_STATUS_LABEL[post.status]} · {post.platforms.map((p) => PLATFORM_META[p].label).join(', ')}
-            <span class="day-list-text">{post.content}</span>
+            <span class="day-list-text">{postText(post)}</span>
           </a>
           {post.status === 'scheduled' && (
             <button type="button" class="secondary small-button" onClick={() => props.onMove(post)}>

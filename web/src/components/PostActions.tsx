@@ -4,7 +4,7 @@
  * honest about answers that are only "accepted" (202: the engine has not confirmed yet).
  */
 import { useState } from 'preact/hooks';
-import { api, ApiError, type Post } from '../api';
+import { api, ApiError, postText, type Post, type PostRef, type PostSummary } from '../api';
 import { formatDateTime } from '../format';
 import { notify } from '../hooks';
 import { isoInZone, timeOfDayKey, dateKey, wallTimeAt } from '../time';
@@ -20,12 +20,12 @@ export interface PendingMove {
 export interface PostActions {
   pendingMoves: ReadonlyMap<number, PendingMove>;
   pendingCancels: ReadonlySet<number>;
-  reschedule(post: Post, instant: Date, zone: string): Promise<boolean>;
-  cancel(post: Post): Promise<boolean>;
+  reschedule(post: PostRef, instant: Date, zone: string): Promise<boolean>;
+  cancel(post: PostRef): Promise<boolean>;
   /** The post as the person should see it: a move in flight shows at its new time. */
-  present(post: Post): Post;
+  present<P extends PostRef>(post: P): P;
   /** Forget pending marks the server now agrees with (call with fresh data). */
-  settle(posts: Post[]): void;
+  settle(posts: PostRef[]): void;
 }
 
 function describe(error: unknown): string {
@@ -110,7 +110,7 @@ export function usePostActions(onChanged: (post: Post) => void): PostActions {
 }
 
 /** "Move to…": the keyboard (and touch) way to reschedule, with the full date, time and zone. */
-export function MoveDialog(props: { post: Post; zone: string; onClose: () => void; onMove: (instant: Date, zone: string) => Promise<boolean> }) {
+export function MoveDialog(props: { post: PostRef; zone: string; onClose: () => void; onMove: (instant: Date, zone: string) => Promise<boolean> }) {
   const postZone = props.post.timezone ?? props.zone;
   const [when, setWhen] = useState<WhenValue>(() => {
     const wall = wallTimeAt(props.post.scheduledFor, postZone);
@@ -146,16 +146,17 @@ export function MoveDialog(props: { post: Post; zone: string; onClose: () => voi
   );
 }
 
-export function CancelDialog(props: { post: Post; zone: string; onClose: () => void; onConfirm: () => Promise<boolean> }) {
+export function CancelDialog(props: { post: Post | PostSummary; zone: string; onClose: () => void; onConfirm: () => Promise<boolean> }) {
   const [busy, setBusy] = useState(false);
   const platforms = props.post.platforms.length;
+  const text = postText(props.post);
   return (
     <Modal title={`Cancel post ${props.post.id}?`} onClose={props.onClose} size="small" initialFocus="[data-autofocus]" testId="cancel-dialog">
       <p>
         It was going to be published on {formatDateTime(props.post.scheduledFor, props.post.timezone ?? props.zone)} to {platforms} platform{platforms === 1 ? '' : 's'}. A cancelled post cannot be
         restored; you would schedule it again.
       </p>
-      <blockquote class="quote">{props.post.content.length > 280 ? `${props.post.content.slice(0, 277)}…` : props.post.content}</blockquote>
+      <blockquote class="quote">{text.length > 280 ? `${text.slice(0, 277)}…` : text}</blockquote>
       <div class="actions">
         <button
           type="button"

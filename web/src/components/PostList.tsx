@@ -1,6 +1,6 @@
 /** The list view: what is coming up, then what happened in the last days, with actions per post. */
 import type { ComponentChildren } from 'preact';
-import type { Post } from '../api';
+import { postText, type PostSummary as Post } from '../api';
 import { formatDate, formatTime, relativeTime } from '../format';
 import { StatusBadge } from './Badges';
 import { TargetSummary } from './Results';
@@ -29,7 +29,7 @@ export function PostRow(props: {
         {overdue && <span class="small warning-text">Overdue: waiting for a worker to run it</span>}
       </div>
       <div class="row-main">
-        <p class="row-content">{post.content}</p>
+        <p class="row-content">{postText(post)}</p>
         <TargetSummary post={post} />
       </div>
       <div class="row-actions">

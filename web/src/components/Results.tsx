@@ -1,10 +1,13 @@
 /** Per-platform outcome of a post: status, links to what was published, and failures in plain words. */
-import type { Post, Target } from '../api';
+import type { Post, PostSummary, Target } from '../api';
+
+/** A target as the post page (full) or the list (summary: no parts, no error text) has it. */
+type AnyTarget = Pick<Target, 'platform' | 'status' | 'url' | 'errorClass'> & { error?: string | null; parts?: Target['parts'] };
 import { formatDateTime } from '../format';
 import { failureAdvice, PLATFORM_META } from '../platforms';
 import { PlatformMark, TargetBadge } from './Badges';
 
-export function TargetFailure(props: { target: Target }) {
+export function TargetFailure(props: { target: AnyTarget }) {
   const { target } = props;
   if (target.status !== 'failed' || (!target.error && !target.errorClass)) return null;
   return (
@@ -16,9 +19,10 @@ export function TargetFailure(props: { target: Target }) {
 }
 
 /** Links to the published parts ("Part 1", "Part 2", …, or "View post" for a single one). */
-export function PartLinks(props: { target: Target }) {
+export function PartLinks(props: { target: AnyTarget }) {
   const { target } = props;
-  const published = target.parts.filter((part) => part.url);
+  const parts = target.parts ?? [];
+  const published = parts.filter((part) => part.url);
   if (published.length === 0) {
     return target.url ? (
       <a href={target.url} target="_blank" rel="noopener noreferrer" data-testid={`link-${target.platform}`}>
@@ -30,18 +34,18 @@ export function PartLinks(props: { target: Target }) {
     <span class="part-links">
       {published.map((part) => (
         <a key={part.index} href={part.url!} target="_blank" rel="noopener noreferrer" data-testid={`link-${target.platform}-${part.index}`}>
-          {published.length === 1 && target.parts.length === 1 ? `View on ${PLATFORM_META[target.platform].label}` : `Part ${part.index + 1}`}
+          {published.length === 1 && parts.length === 1 ? `View on ${PLATFORM_META[target.platform].label}` : `Part ${part.index + 1}`}
         </a>
       ))}
     </span>
   );
 }
 
-/** One line per platform: mark, status, links, failure. */
-export function TargetSummary(props: { post: Post }) {
+/** One line per platform: mark, status, links, failure (a summary links the post and says what to do; its page has the rest). */
+export function TargetSummary(props: { post: Post | PostSummary }) {
   return (
     <ul class="targets">
-      {props.post.targets.map((target) => (
+      {props.post.targets.map((target: AnyTarget) => (
         <li key={target.platform} class="target" data-platform={target.platform}>
           <span class="target-head">
             <PlatformMark platform={target.platform} small />

@@ -1,6 +1,6 @@
 /** The Scheduled page: a month calendar or a list of a business's posts, kept live by polling. */
 import { useEffect, useState } from 'preact/hooks';
-import { ALL_STATUSES, api, type Business, type Post } from '../api';
+import { ALL_STATUSES, api, summarize, type Business, type PostSummary } from '../api';
 import { formatLongDate, formatMonth } from '../format';
 import { href, notify, useLive, useNow, type Route } from '../hooks';
 import { recall, remember } from '../session';
@@ -14,6 +14,10 @@ import { LiveStatus } from './LiveStatus';
 
 const POLL_MS = 4000;
 const RECENT_DAYS = 30;
+/** The calendar reads every post of the weeks it shows, up to this many (pages of 1000). */
+const CALENDAR_MAX = 5000;
+/** The list shows this many more each time "Show more" is pressed. */
+const LIST_STEP = 200;
 
 const LIST_FILTERS: Record<string, { label: string; upcoming: boolean; recent: PostStatus[] }> = {
   all: { label: 'Finished', upcoming: true, recent: ['published', 'partially_published', 'failed', 'cancelled'] },
@@ -42,8 +46,9 @@ export function Scheduled(props: { business: Business; route: Route }) {
   const filterKey = LIST_FILTERS[route.query.get('status') ?? ''] ? route.query.get('status')! : 'all';
   const filter = LIST_FILTERS[filterKey]!;
   const grid = monthGrid(month.year, month.month);
-  const [moveTarget, setMoveTarget] = useState<Post>();
-  const [cancelTarget, setCancelTarget] = useState<Post>();
+  const [moveTarget, setMoveTarget] = useState<PostSummary>();
+  const [cancelTarget, setCancelTarget] = useState<PostSummary>();
+  const [listMax, setListMax] = useState(LIST_STEP);
   const [shownDay, setShownDay] = useState<CalendarDate>();
   // Cancelled posts would crowd out live ones; hidden unless asked for (and counted either way).
   const [showCancelled, setShowCancelled] = useState(() => recall<boolean>('calendar.showCancelled') ?? false);
@@ -53,25 +58,31 @@ export function Scheduled(props: { business: Business; route: Route }) {
       if (view === 'calendar') {
         const from = instantOf({ ...grid[0]!, hour: 0, minute: 0 }, zone).instant;
         const to = instantOf({ ...addDays(grid[grid.length - 1]!, 1), hour: 0, minute: 0 }, zone).instant;
-        return api.listPosts({ businessId: business.id, from, to, statuses: ALL_STATUSES }, signal);
+        return api.listSummaries({ businessId: business.id, from, to, statuses: ALL_STATUSES, max: CALENDAR_MAX }, signal);
       }
       const since = new Date(Date.now() - RECENT_DAYS * 86_400_000);
+      const none = { posts: [] as PostSummary[], more: false };
       const [upcoming, recent] = await Promise.all([
-        filter.upcoming ? api.listPosts({ businessId: business.id, statuses: ['scheduled', 'publishing'] }, signal) : [],
-        filter.recent.length > 0 ? api.listPosts({ businessId: business.id, from: since, statuses: filter.recent }, signal) : [],
+        filter.upcoming ? api.listSummaries({ businessId: business.id, statuses: ['scheduled', 'publishing'], max: listMax }, signal) : none,
+        filter.recent.length > 0 ? api.listSummaries({ businessId: business.id, from: since, statuses: filter.recent, max: listMax }, signal) : none,
       ]);
-      const seen = new Set(upcoming.map((p) => p.id));
-      return [...upcoming, ...recent.filter((p) => !seen.has(p.id))];
+      const seen = new Set(upcoming.posts.map((p) => p.id));
+      return { posts: [...upcoming.posts, ...recent.posts.filter((p) => !seen.has(p.id))], more: upcoming.more || recent.more };
     },
     [business.id, view, monthKey(month), filterKey],
     POLL_MS,
   );
 
-  const actions = usePostActions((changed) => live.mutate((posts) => posts?.map((p) => (p.id === changed.id ? changed : p))));
+  const actions = usePostActions((changed) => live.mutate((page) => page && { ...page, posts: page.posts.map((p) => (p.id === changed.id ? summarize(changed) : p)) }));
   useEffect(() => {
-    if (live.data) actions.settle(live.data);
+    if (live.data) actions.settle(live.data.posts);
   }, [live.data]);
-  const posts = (live.data ?? []).map((post) => actions.present(post));
+  // "Show more" loads the longer list in place (the load reads listMax when it runs): no flash of "Loading".
+  useEffect(() => {
+    if (listMax > LIST_STEP) live.refresh();
+  }, [listMax]);
+  useEffect(() => setListMax(LIST_STEP), [business.id, filterKey]);
+  const posts = (live.data?.posts ?? []).map((post) => actions.present(post));
   const cancelledCount = posts.filter((post) => post.status === 'cancelled').length;
   const calendarPosts = showCancelled ? posts : posts.filter((post) => post.status !== 'cancelled');
   const movingIds = new Set(actions.pendingMoves.keys());
@@ -80,7 +91,7 @@ export function Scheduled(props: { business: Business; route: Route }) {
     window.location.hash = href('scheduled', { view, month: monthKey(month), status: view === 'list' && filterKey !== 'all' ? filterKey : undefined, ...query }).slice(1);
   };
 
-  const dropOnDay = (post: Post, days: number) => {
+  const dropOnDay = (post: PostSummary, days: number) => {
     const postZone = post.timezone ?? zone;
     const { instant } = shiftByDays(post.scheduledFor, postZone, days);
     if (instant.getTime() < Date.now()) {
@@ -148,6 +159,11 @@ export function Scheduled(props: { business: Business; route: Route }) {
             onMove={setMoveTarget}
             onShowDay={setShownDay}
           />
+          {live.data?.more && (
+            <p class="muted small" data-testid="calendar-more">
+              Only the first {CALENDAR_MAX} posts of these weeks are shown.
+            </p>
+          )}
           {live.data && calendarPosts.length === 0 && (
             <div class="empty-state card" data-testid="empty-state">
               <p>Nothing planned in {formatMonth(month.year, month.month)}.</p>
@@ -193,6 +209,13 @@ export function Scheduled(props: { business: Business; route: Route }) {
             />
           ) : (
             !live.error && <p class="muted">Loading posts…</p>
+          )}
+          {live.data?.more && (
+            <p class="list-more">
+              <button type="button" class="secondary" data-testid="list-more" onClick={() => setListMax((max) => max + LIST_STEP)}>
+                Show more
+              </button>
+            </p>
           )}
         </>
       )}
