@@ -42,6 +42,8 @@ export async function runDrainScenario(stack: Stack, meters: Meters, workflows: 
     apiCpuMsPerPost: perItem(herald.cpuMs.api, workflows),
     workerCpuMsPerPost: perItem(herald.cpuMs.worker, workflows),
     bareWorkerCpuMsPerWorkflow: perItem(bare.cpuMs?.bareWorker, workflows),
+    devServerCpuMsPerPost: perItem(herald.cpuMs.devServer, workflows),
+    bareDevServerCpuMsPerWorkflow: perItem(bare.cpuMs?.devServer, workflows),
   };
   const cpuRatio = ratioOf(cpu.workerCpuMsPerPost, cpu.bareWorkerCpuMsPerWorkflow);
   const failedChecks = [...bare.problems, ...herald.problems].length > 0;
@@ -72,7 +74,7 @@ export async function runDrainScenario(stack: Stack, meters: Meters, workflows: 
       load: 'utime+stime over each drain phase ÷ workflows',
       result:
         `${cpuRatio === undefined ? '—' : round(cpuRatio, 2)} (worker ${ms(cpu.workerCpuMsPerPost)} ms per post ÷ bare worker ${ms(cpu.bareWorkerCpuMsPerWorkflow)} ms per workflow; ` +
-        `API ${ms(cpu.apiCpuMsPerPost)} ms per post)`,
+        `API ${ms(cpu.apiCpuMsPerPost)} ms per post; dev server ${ms(cpu.devServerCpuMsPerPost)} vs ${ms(cpu.bareDevServerCpuMsPerWorkflow)} ms)`,
       target: `≤ ${ratioGoals.workerCpu}`,
       targetMet: cpuRatio !== undefined && cpuRatio <= ratioGoals.workerCpu,
       problems: failedChecks ? ['one of the two runs failed its checks'] : [],

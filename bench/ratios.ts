@@ -39,6 +39,9 @@ export interface Figures {
     apiCpuMsPerPost?: number;
     workerCpuMsPerPost?: number;
     bareWorkerCpuMsPerWorkflow?: number;
+    /** The engine's own share: the dev server's CPU per Herald post and per bare workflow. */
+    devServerCpuMsPerPost?: number;
+    bareDevServerCpuMsPerWorkflow?: number;
     failedChecks: boolean;
   };
   memory?: {
@@ -50,8 +53,6 @@ export interface Figures {
     /** (RSS with N waiting − idle) ÷ N × 1000. */
     workerMbPer1000?: number;
     apiMbPer1000?: number;
-    /** The same over the second half of the fill only (flat once the workflow cache is full). */
-    workerMarginalMbPer1000?: number;
     cacheSize?: number;
     cacheSetting: number;
     failedChecks: boolean;
@@ -155,6 +156,13 @@ export function ratioLines(f: Figures): RatioLine[] {
       ratio: `worker ÷ bare ${r(cpuRatio)}`,
       goal: `≤ ${ratioGoals.workerCpu}${cpuRatio === undefined ? '' : cpuRatio <= ratioGoals.workerCpu ? ' met' : ' **not met**'}`,
     });
+    lines.push({
+      figure: 'Engine CPU per post (ms, dev server, drain phase)',
+      herald: `dev server ${n(d.devServerCpuMsPerPost)}`,
+      bare: `dev server ${n(d.bareDevServerCpuMsPerWorkflow)}`,
+      ratio: r(ratio(d.devServerCpuMsPerPost, d.bareDevServerCpuMsPerWorkflow)),
+      goal: '—',
+    });
   }
   if (f.memory) {
     const m = f.memory;
@@ -167,7 +175,7 @@ export function ratioLines(f: Figures): RatioLine[] {
     });
     lines.push({
       figure: 'RSS per 1,000 waiting posts (slope)',
-      herald: `worker ${n(m.workerMbPer1000)} MB (second half ${n(m.workerMarginalMbPer1000)} MB; cache ${m.cacheSize ?? '?'} of ${m.cacheSetting}) · API ${n(m.apiMbPer1000)} MB`,
+      herald: `worker ${n(m.workerMbPer1000)} MB (cache ${m.cacheSize ?? '?'} of ${m.cacheSetting} bounds it) · API ${n(m.apiMbPer1000)} MB`,
       bare: '—',
       ratio: '—',
       goal: '—',
@@ -208,6 +216,7 @@ export function ratioData(f: Figures): Record<string, unknown> {
     burstWorkerCpu: rounded(ratio(f.burst?.heraldWorkerCpuMsPerPost, f.burst?.bareWorkerCpuMsPerWorkflow)),
     drain: rounded(ratio(f.drain?.heraldPerSecond, f.drain?.barePerSecond)),
     drainWorkerCpu: rounded(ratio(f.drain?.workerCpuMsPerPost, f.drain?.bareWorkerCpuMsPerWorkflow)),
+    drainDevServerCpu: rounded(ratio(f.drain?.devServerCpuMsPerPost, f.drain?.bareDevServerCpuMsPerWorkflow)),
     goals: ratioGoals,
     figures: f,
   };
