@@ -42,6 +42,32 @@ export interface Claim {
   attempts: number;
 }
 
+/** The post and account columns a publish attempt needs, read with its ledger row (no entity hydration). */
+export interface PublishContext {
+  row: LedgerRow;
+  /** Undefined when the post row is gone. */
+  post?: { scheduledFor: Date; platformParams: PlatformParamsByPlatform };
+  /** Undefined when the account row is gone. */
+  account?: AccountRow;
+  /** Set when this read also claimed the send (see `readAndClaim`). */
+  claim?: Claim;
+  /** The row's fence columns as read, for `unclaim` (timestamps as Postgres text: no precision lost). */
+  claimedFrom?: { claimToken: string | null; sendStartedAt: string | null; sendDeadline: string | null; firstSentAtWasNull: boolean };
+}
+
+type PlatformParamsByPlatform = Record<string, Record<string, unknown> | undefined>;
+
+export interface AccountRow {
+  id: number;
+  businessId: number;
+  platform: Platform;
+  platformUserId: string;
+  displayName: string | null;
+  accessTokenEnc: string;
+  refreshTokenEnc: string | null;
+  isActive: boolean;
+}
+
 export interface PublishedRecord {
   platformPostId: string;
   url: string | null;
@@ -87,6 +113,92 @@ export class PartLedger {
 
   private get connection(): Connection {
     return this.orm.em.getConnection();
+  }
+
+  /**
+   * One round trip for an attempt: the ledger row, the post's parameters and the account, and — when
+   * `claim` is given and the row needs no wait and no reconciliation (no id, no deadline in the
+   * future as of this read, no earlier send that may have posted unless a multi-step publish is under
+   * way), the post exists and the account is active — the claim itself, with exactly the conditions of
+   * `claim()` (`seen` being the row as this statement read it). `context.claim` is unset when the
+   * claim was not taken; the caller then decides as after `read()`.
+   */
+  async readAndClaim(key: PartKey, accountId: number, claim?: { token: string; windowMs: number }): Promise<PublishContext | undefined> {
+    const rows: Raw[] = await this.connection.execute(
+      `with cur as (
+         select ${COLUMNS}, send_started_at::text as send_started_at_text, send_deadline::text as send_deadline_text
+         from post_parts where post_id = ? and platform = ? and part_index = ?
+       ), post as (
+         select scheduled_for, platform_params from posts where id = ?
+       ), account as (
+         select id, business_id, platform, platform_user_id, display_name, access_token_enc, refresh_token_enc, is_active
+         from social_accounts where id = ?
+       ), claimed as (
+         update post_parts pp set claim_token = ?, send_started_at = clock_timestamp(),
+           first_sent_at = coalesce(pp.first_sent_at, clock_timestamp()),
+           send_deadline = clock_timestamp() + (? * interval '1 millisecond'), attempts = pp.attempts + 1
+         from cur
+         where ?::boolean and pp.id = cur.id
+           and cur.platform_post_id is null and (cur.send_deadline is null or cur.send_deadline <= cur.db_now)
+           and (cur.send_started_at is null or (cur.progress is not null and cur.progress <> 'null'::jsonb))
+           and exists (select 1 from post) and exists (select 1 from account where account.is_active)
+           and pp.platform_post_id is null
+           and (pp.send_deadline is null or pp.send_deadline <= clock_timestamp())
+           and pp.claim_token is not distinct from cur.claim_token
+         returning pp.first_sent_at as claimed_first_sent_at, pp.attempts as claimed_attempts
+       )
+       select cur.*, post.scheduled_for as post_scheduled_for, post.platform_params as post_platform_params,
+         account.id as a_id, account.business_id as a_business_id, account.platform as a_platform,
+         account.platform_user_id as a_platform_user_id, account.display_name as a_display_name,
+         account.access_token_enc as a_access_token_enc, account.refresh_token_enc as a_refresh_token_enc,
+         account.is_active as a_is_active, claimed.claimed_first_sent_at, claimed.claimed_attempts
+       from cur left join post on true left join account on true left join claimed on true`,
+      [key.postId, key.platform, key.partIndex, key.postId, accountId, claim?.token ?? null, claim?.windowMs ?? 0, claim !== undefined],
+    );
+    const raw = rows[0];
+    if (!raw) return undefined;
+    const context: PublishContext = { row: toRow(raw) };
+    if (raw.post_scheduled_for !== null && raw.post_scheduled_for !== undefined) {
+      context.post = { scheduledFor: asDate(raw.post_scheduled_for)!, platformParams: (raw.post_platform_params ?? {}) as PlatformParamsByPlatform };
+    }
+    if (raw.a_id !== null && raw.a_id !== undefined) {
+      context.account = {
+        id: Number(raw.a_id),
+        businessId: Number(raw.a_business_id),
+        platform: raw.a_platform as Platform,
+        platformUserId: String(raw.a_platform_user_id),
+        displayName: (raw.a_display_name as string | null) ?? null,
+        accessTokenEnc: String(raw.a_access_token_enc),
+        refreshTokenEnc: (raw.a_refresh_token_enc as string | null) ?? null,
+        isActive: Boolean(raw.a_is_active),
+      };
+    }
+    if (claim && raw.claimed_attempts !== null && raw.claimed_attempts !== undefined) {
+      context.claim = { token: claim.token, firstSentAt: asDate(raw.claimed_first_sent_at)!, attempts: Number(raw.claimed_attempts) };
+      context.claimedFrom = {
+        claimToken: context.row.claimToken,
+        sendStartedAt: (raw.send_started_at_text as string | null) ?? null,
+        sendDeadline: (raw.send_deadline_text as string | null) ?? null,
+        firstSentAtWasNull: context.row.firstSentAt === null,
+      };
+    }
+    return context;
+  }
+
+  /**
+   * Undoes a claim taken by `readAndClaim` when the attempt stopped before any request (e.g. the
+   * stored token cannot be decrypted): the row is as it was read — no first send, no attempt, the
+   * previous claim token, start and deadline to the microsecond. Only while the row still holds this claim.
+   */
+  async unclaim(context: PublishContext): Promise<void> {
+    const before = context.claimedFrom;
+    if (!context.claim || !before) return;
+    await this.connection.execute(
+      `update post_parts set claim_token = ?, send_started_at = ?::timestamptz, send_deadline = ?::timestamptz,
+         first_sent_at = case when ? then null else first_sent_at end, attempts = attempts - 1
+       where id = ? and claim_token = ?`,
+      [before.claimToken, before.sendStartedAt, before.sendDeadline, before.firstSentAtWasNull, context.row.id, context.claim.token],
+    );
   }
 
   async read(key: PartKey): Promise<LedgerRow | undefined> {

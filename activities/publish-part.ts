@@ -7,14 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { Post, SocialAccount } from '../src/db/entities';
 import type { Logger } from '../src/logger';
 import { isInProgress, PublishError, type PartToPublish, type PublishedRef, type Publisher, type PublisherCredentials } from '../src/platforms/publisher';
 import { noEvents, type HeraldEvents } from '../src/observability/events';
 import type { TokenCipher } from '../src/security/token-cipher';
 import type { LivePart, PartInProgress, PublishPartInput } from '../workflows/contract';
 import { callingWorkflowId } from './bookkeeping';
-import { isUniqueViolation, PartLedger, type LedgerRow } from './ledger';
+import { isUniqueViolation, PartLedger, type AccountRow, type Claim, type LedgerRow, type PublishContext } from './ledger';
 import { withTokenRefresh, type RefreshActivityDeps } from './refresh-tokens';
 
 /** The numbers the fence rests on; they must agree with the publish activity's timeouts (workflows/publish-post.ts). */
@@ -54,7 +53,7 @@ interface Attempt {
   ledger: PartLedger;
   row: LedgerRow;
   publisher: Publisher;
-  account: SocialAccount;
+  account: AccountRow;
   credentials: PublisherCredentials;
   part: PartToPublish;
   log: Logger;
@@ -65,12 +64,25 @@ interface Attempt {
 
 export async function publishPart(deps: PublishPartDeps, publishers: Partial<Record<string, Publisher>>, input: PublishPartInput): Promise<PublishedPart | PartInProgress> {
   const ledger = new PartLedger(deps.orm);
-  const row = await ledger.read(input);
-  if (!row) throw ApplicationFailure.nonRetryable(`Part ${input.partIndex + 1} of the ${input.platform} target is not in the ledger.`, 'rejected');
+  const window = deps.sendWindow ?? DEFAULT_SEND_WINDOW;
+  const startedAt = Date.now(); // before the claim: the local budget can only end early, never late
+  // One statement reads the row, the post and the account and, when nothing has to be waited for or
+  // reconciled first, takes the claim too (activities/ledger.ts `readAndClaim`).
+  const canSend = publishers[input.platform] !== undefined;
+  const context = await ledger.readAndClaim(input, input.accountId, canSend ? { token: newClaimToken(), windowMs: sendDeadlineMs(window) } : undefined);
+  if (!context) throw ApplicationFailure.nonRetryable(`Part ${input.partIndex + 1} of the ${input.platform} target is not in the ledger.`, 'rejected');
+  const { row } = context;
   if (row.platformPostId) return toLivePart(row.partIndex, row.platformPostId, row.url, row.publishedAt);
   waitOutAnEarlierSend(row);
 
-  const attempt = await prepareAttempt(deps, publishers, input, ledger, row);
+  let attempt: Attempt;
+  try {
+    attempt = prepareAttempt(deps, publishers, input, ledger, context);
+  } catch (err) {
+    // Nothing was sent: put the row back as it was read (a claim is only ever taken for a send).
+    await ledger.unclaim(context);
+    throw err;
+  }
   // A multi-step publish under way (e.g. Instagram's container) knows its own state: no reconciliation.
   if (attempt.earlierSendMayHavePosted && !row.progress) {
     const found = await reconcile(attempt, row.firstSentAt ?? row.sendStartedAt ?? undefined);
@@ -79,7 +91,7 @@ export async function publishPart(deps: PublishPartDeps, publishers: Partial<Rec
       return adopt(attempt, found, true);
     }
   }
-  return sendOnce(attempt);
+  return sendOnce(attempt, context.claim ? { startedAt, claim: context.claim } : undefined);
 }
 
 /** What became of a part whose run ended (terminated, timed out) without saying. */
@@ -92,13 +104,14 @@ export type SettledPart = 'live' | 'absent' | 'not_yet';
  */
 export async function settleUncertainPart(deps: PublishPartDeps, publishers: Partial<Record<string, Publisher>>, input: PublishPartInput): Promise<SettledPart> {
   const ledger = new PartLedger(deps.orm);
-  const row = await ledger.read(input);
-  if (!row) return 'absent';
+  const context = await ledger.readAndClaim(input, input.accountId);
+  if (!context) return 'absent';
+  const { row } = context;
   if (row.platformPostId) return 'live';
   if (!row.sendStartedAt) return 'absent';
   if (row.sendDeadline && row.sendDeadline.getTime() > row.dbNow.getTime()) return 'not_yet';
   try {
-    const attempt = await prepareAttempt(deps, publishers, input, ledger, row);
+    const attempt = prepareAttempt(deps, publishers, input, ledger, context);
     const found = await reconcile(attempt, row.firstSentAt ?? row.sendStartedAt);
     if (!found) return 'absent';
     await adopt(attempt, found, true);
@@ -121,12 +134,12 @@ function waitOutAnEarlierSend(row: LedgerRow): void {
   });
 }
 
-async function prepareAttempt(deps: PublishPartDeps, publishers: Partial<Record<string, Publisher>>, input: PublishPartInput, ledger: PartLedger, row: LedgerRow): Promise<Attempt> {
-  const em = deps.orm.em.fork();
-  const post = await em.findOneOrFail(Post, { id: input.postId });
+function prepareAttempt(deps: PublishPartDeps, publishers: Partial<Record<string, Publisher>>, input: PublishPartInput, ledger: PartLedger, context: PublishContext): Attempt {
+  const { row, post, account } = context;
+  if (!post) throw new Error(`Post not found ('Post' with id ${input.postId})`);
   const publisher = publishers[input.platform];
   if (!publisher) throw ApplicationFailure.nonRetryable(`Publishing to ${input.platform} is not available in this Herald build.`, 'rejected');
-  const account = await em.findOneOrFail(SocialAccount, { id: input.accountId });
+  if (!account) throw new Error(`SocialAccount not found ('SocialAccount' with id ${input.accountId})`);
   if (!account.isActive) {
     throw ApplicationFailure.nonRetryable(`The ${input.platform} account was disconnected: reconnect it and publish again.`, 'auth');
   }
@@ -154,11 +167,14 @@ async function prepareAttempt(deps: PublishPartDeps, publishers: Partial<Record<
   };
 }
 
-/** Claims the send, sends within the budget, and settles the claim whatever happens. */
-async function sendOnce(attempt: Attempt): Promise<PublishedPart | PartInProgress> {
+/**
+ * Claims the send (unless `claimed` by the read already, `startedAt` then taken before that read),
+ * sends within the budget, and settles the claim whatever happens.
+ */
+async function sendOnce(attempt: Attempt, claimed?: { startedAt: number; claim: Claim }): Promise<PublishedPart | PartInProgress> {
   const window = attempt.deps.sendWindow ?? DEFAULT_SEND_WINDOW;
-  const startedAt = Date.now(); // before the claim: the local budget can only end early, never late
-  const claim = await attempt.ledger.claim(attempt.row, newClaimToken(), sendDeadlineMs(window));
+  const startedAt = claimed?.startedAt ?? Date.now(); // before the claim: the local budget can only end early, never late
+  const claim = claimed?.claim ?? (await attempt.ledger.claim(attempt.row, newClaimToken(), sendDeadlineMs(window)));
   if (!claim) {
     throw ApplicationFailure.create({ type: 'fenced', message: 'Another attempt took this part over; checking again.', nextRetryDelay: 1000 });
   }
@@ -280,7 +296,7 @@ function reportFailure(attempt: Attempt, failureClass: 'retryable' | 'auth' | 'r
 }
 
 /** A token that cannot be decrypted will not decrypt on a retry either: fail the target with the fix. */
-function decryptToken(cipher: TokenCipher, account: SocialAccount): string {
+function decryptToken(cipher: TokenCipher, account: AccountRow): string {
   try {
     return cipher.decrypt(account.accessTokenEnc, account, 'access');
   } catch (err) {

@@ -69,7 +69,7 @@ const platformLabel: Record<string, string> = { twitter: 'X', linkedin: 'LinkedI
  */
 export async function withTokenRefresh<T>(
   deps: RefreshActivityDeps,
-  account: SocialAccount,
+  account: Pick<SocialAccount, 'id' | 'platform' | 'accessTokenEnc' | 'refreshTokenEnc'>,
   credentials: PublisherCredentials,
   call: (credentials: PublisherCredentials) => Promise<T>,
 ): Promise<T> {
