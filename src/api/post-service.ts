@@ -160,21 +160,38 @@ export class PostService {
     return this.view(postId);
   }
 
+  /**
+   * The full shape (the default of `GET /scheduled`), built by Postgres in one statement: each post
+   * with its targets and their parts as JSON, times as ISO strings (milliseconds, UTC), the same
+   * fields and order as `toPostView` gives `GET /posts/:id`. No entities, no JS loops over parts.
+   */
   async listScheduled(
     auth: AuthContext,
     query: { businessId: number; from?: string; to?: string; status?: PostStatus[]; limit: number },
   ): Promise<PostView[]> {
     assertMember(auth, query.businessId);
-    const em = this.deps.orm.em.fork();
-    const scheduledFor: Record<string, Date> = {};
-    if (query.from) scheduledFor.$gte = new Date(query.from);
-    if (query.to) scheduledFor.$lt = new Date(query.to);
-    const posts = await em.find(
-      Post,
-      { businessId: query.businessId, status: { $in: query.status ?? ['scheduled'] }, ...(query.from || query.to ? { scheduledFor } : {}) },
-      { orderBy: { scheduledFor: 'asc', id: 'asc' }, limit: query.limit },
+    const { where, params } = listFilter(query);
+    const rows: Array<{ post: PostView }> = await this.deps.orm.em.getConnection().execute(
+      `select json_build_object(
+                'id', p.id, 'businessId', p.business_id, 'content', p.content, 'platforms', to_json(p.platforms), 'status', p.status,
+                'scheduledFor', ${iso('p.scheduled_for')}, 'timezone', p.timezone, 'createdAt', ${iso('p.created_at')},
+                'publishedAt', ${iso('p.published_at')}, 'workflowId', coalesce(p.workflow_id, 'post-' || p.id),
+                'targets', coalesce((
+                  select json_agg(json_build_object(
+                           'platform', t.platform, 'accountId', t.account_id, 'status', t.status, 'url', t.url, 'error', t.error, 'errorClass', t.error_class,
+                           'parts', coalesce((
+                             select json_agg(json_build_object('index', pp.part_index, 'text', pp.text, 'platformPostId', pp.platform_post_id, 'url', pp.url, 'publishedAt', ${iso('pp.published_at')}) order by pp.part_index)
+                             from post_parts pp where pp.post_id = p.id and pp.platform = t.platform), '[]'::json)
+                         ) order by t.id)
+                  from post_targets t where t.post_id = p.id), '[]'::json)
+              ) as post
+       from posts p
+       where ${where.join(' and ')}
+       order by p.scheduled_for, p.id
+       limit ?`,
+      [...params, query.limit],
     );
-    return this.views(em, posts);
+    return rows.map((row) => row.post);
   }
 
   /**
@@ -189,17 +206,7 @@ export class PostService {
   ): Promise<{ posts: PostSummaryView[]; nextCursor: string | null }> {
     assertMember(auth, query.businessId);
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const statuses = query.status ?? ['scheduled'];
-    const where = ['p.business_id = ?', `p.status in (${statuses.map(() => '?').join(', ')})`];
-    const params: unknown[] = [query.businessId, ...statuses];
-    if (query.from) {
-      where.push('p.scheduled_for >= ?');
-      params.push(new Date(query.from));
-    }
-    if (query.to) {
-      where.push('p.scheduled_for < ?');
-      params.push(new Date(query.to));
-    }
+    const { where, params } = listFilter(query);
     if (after) {
       // Microseconds exactly (a Date has milliseconds): no post is skipped or repeated at a page boundary.
       where.push(`(p.scheduled_for, p.id) > (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?)`);
@@ -207,7 +214,7 @@ export class PostService {
     }
     params.push(query.limit + 1);
     const rows: SummaryRow[] = await this.deps.orm.em.getConnection().execute(
-      `select p.id, to_char(p.scheduled_for at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as scheduled_for, p.timezone, p.platforms, p.status,
+      `select p.id, ${iso('p.scheduled_for')} as scheduled_for, p.timezone, p.platforms, p.status,
               left(p.content, ${EXCERPT_LENGTH}) as excerpt, char_length(p.content) > ${EXCERPT_LENGTH} as truncated,
               (extract(epoch from p.scheduled_for) * 1000000)::bigint::text as micros,
               coalesce((select json_agg(json_build_object('platform', t.platform, 'status', t.status, 'url', t.url, 'errorClass', t.error_class) order by t.id)
@@ -413,4 +420,25 @@ export function decodeCursor(cursor: string): { micros: string; id: number } {
     throw validationFailed([{ path: 'cursor', message: BAD_CURSOR }]);
   }
   return { micros: match[1]!, id };
+}
+
+/** The filters both views of `GET /scheduled` share: the business, statuses (default scheduled), from (inclusive), to (exclusive). */
+function listFilter(query: { businessId: number; from?: string; to?: string; status?: PostStatus[] }): { where: string[]; params: unknown[] } {
+  const statuses = query.status ?? ['scheduled'];
+  const where = ['p.business_id = ?', `p.status in (${statuses.map(() => '?').join(', ')})`];
+  const params: unknown[] = [query.businessId, ...statuses];
+  if (query.from) {
+    where.push('p.scheduled_for >= ?');
+    params.push(new Date(query.from));
+  }
+  if (query.to) {
+    where.push('p.scheduled_for < ?');
+    params.push(new Date(query.to));
+  }
+  return { where, params };
+}
+
+/** A timestamptz as `Date.toISOString()` writes it (UTC, milliseconds), or null. */
+function iso(column: string): string {
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }

@@ -74,6 +74,24 @@ test('when filtered by status and time, then the summary holds what the full vie
   expect(summary.body.posts.every((p: any) => p.status === 'scheduled')).toBe(true);
 });
 
+test('when the full view (built in SQL) lists posts with parts, then each equals what GET /posts/:id reads', async () => {
+  const conn = h.orm.em.getConnection();
+  await conn.execute(
+    `insert into post_parts (post_id, platform, part_index, text, content_fingerprint, platform_post_id, url, published_at)
+     select t.post_id, t.platform, i, 'part ' || i || ' of ' || t.platform, md5(t.post_id || t.platform || i),
+            case when i = 0 then 'pp-' || t.post_id || t.platform end, case when i = 0 then 'https://example.test/' || t.post_id end,
+            case when i = 0 then '2031-03-01T00:00:00.123456Z'::timestamptz end
+     from post_targets t join posts p on p.id = t.post_id, generate_series(0, 2) i
+     where p.business_id = ? and p.scheduled_for < '2031-03-01T04:00:00Z'`,
+    [owner.businessId],
+  );
+  const full = await owner.call('GET', `/api/v2/scheduled?businessId=${owner.businessId}&status=scheduled,cancelled&to=2031-03-01T06:00:00Z`);
+  expect(full.status).toBe(200);
+  expect(full.body.posts.length).toBeGreaterThanOrEqual(4);
+  expect(full.body.posts[0].targets[0].parts).toHaveLength(3);
+  for (const post of full.body.posts) expect(post).toEqual((await owner.call('GET', `/api/v2/posts/${post.id}`)).body);
+});
+
 test('when the cursor is not one the API made, or comes without view=summary, then 400 names it', async () => {
   for (const cursor of ['bm9wZQ', 'MTIzLjA', 'x'.repeat(65), 'a+b', Buffer.from('1.99999999999').toString('base64url')]) {
     const answer = await owner.call('GET', url(`cursor=${encodeURIComponent(cursor)}`));
