@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { describeCounts, countWorkflows, postStatusCounts } from './engine';
 import { callApi, eventually, memoryOf, processName, round, runPool, seededRandom, summarize, type ApiResponse } from './lib';
+import { mergePhases, type CpuPhase } from './cpu';
 import type { HeraldTimedCreates } from './create';
 import type { Meters } from './memory';
 import { perItem } from './ratios';
@@ -28,14 +29,43 @@ const MONTH_MS = 30 * 24 * 3600_000;
 const DEFAULT_LIST_LIMIT = 500;
 
 /**
- * The month view's request, appended to `GET /api/v2/scheduled?businessId=…&from=…&to=…`: the one
- * switch for the list's shape. `checkLists` needs each answer's `posts[]` to carry `scheduledFor` and
- * `status`, the month's first `rowsPerAnswer` posts in time order; with `paged`, also a `nextCursor`
- * (a string while the month holds more, null on its last page).
- * Since d31e81f the API has the lean shape with a keyset cursor (`view=summary`); the full shape was
- * `{ extraQuery: '', label: 'full posts, default limit', rowsPerAnswer: DEFAULT_LIST_LIMIT, paged: false }`.
+ * The month view: how the bench reads the month, appended to
+ * `GET /api/v2/scheduled?businessId=…&from=…&to=…` — the one switch for the list's shape.
+ * Since d31e81f/30fd866 the dashboard's calendar reads the lean shape (`view=summary`) in pages of
+ * 1,000 by keyset cursor until the last page or 5,000 posts (web/src: SUMMARY_PAGE, CALENDAR_MAX);
+ * one month view here is all of those pages, one after the other. The earlier view, one request for
+ * the first 500 full posts, is FULL_MONTH_VIEW.
+ * `checkMonthViews` needs `posts[]` with `scheduledFor` and `status`: the month's first posts in time
+ * order; paged, a `nextCursor` exactly while posts remain.
  */
-export const MONTH_VIEW = { extraQuery: '&view=summary', label: 'lean list (view=summary, first page, default limit)', rowsPerAnswer: DEFAULT_LIST_LIMIT, paged: true };
+interface MonthViewShape {
+  extraQuery: string;
+  label: string;
+  pageSize: number;
+  /** Follow nextCursor until null or maxPosts. */
+  paged: boolean;
+  maxPosts: number;
+}
+const LEAN_MONTH_VIEW: MonthViewShape = {
+  extraQuery: '&view=summary&limit=1000',
+  label: 'lean list (view=summary), pages of 1,000 by cursor, up to 5,000 posts, as the dashboard calendar reads it',
+  pageSize: 1000,
+  paged: true,
+  maxPosts: 5000,
+};
+export const FULL_MONTH_VIEW: MonthViewShape = { extraQuery: '', label: 'full posts, one request, default limit', pageSize: DEFAULT_LIST_LIMIT, paged: false, maxPosts: DEFAULT_LIST_LIMIT };
+
+/** The switch. */
+export const MONTH_VIEW: MonthViewShape = LEAN_MONTH_VIEW;
+
+interface MonthViewRead {
+  pages: ApiResponse[];
+  posts: Array<{ scheduledFor: string; status: string }>;
+  /** The whole view, first request sent → last page read. */
+  ms: number;
+  /** A nextCursor was left (paged), or undefined when a page was not a list. */
+  more?: boolean;
+}
 
 interface MemoryPoint {
   label: string;
@@ -48,11 +78,23 @@ interface MemoryPoint {
   workflowTasks?: number;
 }
 
+/**
+ * The timed creates in `rounds`, `afterRound` run after each (the bare client's starts, bench/create.ts):
+ * interleaved, other work on this shared machine weighs on both sides alike. Before it runs, the
+ * worker has run the first workflow task of every post created so far (counted in the round's CPU,
+ * not in its time).
+ */
+export interface Interleave {
+  rounds: number;
+  afterRound(requests: number): Promise<void>;
+}
+
 export async function runApiAndMemoryScenario(
   stack: Stack,
   meters: Meters,
   sizes: ApiScenarioSizes,
   log: (line: string) => void,
+  interleave?: Interleave,
 ): Promise<{ outcome: ScenarioOutcome; scheduleRatePerSecond: number; timedCreates: HeraldTimedCreates }> {
   const startedAt = Date.now();
   const tenant = await createTenant(stack, 'month');
@@ -77,12 +119,23 @@ export async function runApiAndMemoryScenario(
 
   const warmUp = Math.min(WARM_UP_REQUESTS, sizes.waitingPosts - sizes.scheduleRequests);
   await createSlice(0, warmUp);
-  log(`schedule: ${thousands(sizes.scheduleRequests)} POST /api/v2/schedule at concurrency ${sizes.concurrency}`);
-  const timedStart = performance.now();
-  const stopTimedCpu = meters.cpu.start('API: schedule (timed creates)');
-  const timed = await createSlice(warmUp, warmUp + sizes.scheduleRequests);
-  const timedSeconds = (performance.now() - timedStart) / 1000;
-  const timedCpu = stopTimedCpu();
+  const rounds = Math.max(1, interleave?.rounds ?? 1);
+  log(`schedule: ${thousands(sizes.scheduleRequests)} POST /api/v2/schedule at concurrency ${sizes.concurrency}${rounds > 1 ? ` in ${rounds} rounds, each followed by as many bare starts` : ''}`);
+  const timed: Array<ApiResponse | undefined> = [];
+  const timedCpuParts: CpuPhase[] = [];
+  let timedSeconds = 0;
+  for (let round = 0, from = warmUp; round < rounds; round++) {
+    const to = warmUp + Math.round((sizes.scheduleRequests * (round + 1)) / rounds);
+    const stopRoundCpu = meters.cpu.start('API: schedule (timed creates)', { record: false });
+    const roundStart = performance.now();
+    timed.push(...(await createSlice(from, to)));
+    timedSeconds += (performance.now() - roundStart) / 1000;
+    if (interleave) await waitForFirstWorkflowTasks(stack, memory[0]!.workflowTasks ?? 0, to);
+    timedCpuParts.push(stopRoundCpu());
+    if (interleave) await interleave.afterRound(to - from);
+    from = to;
+  }
+  const timedCpu = meters.cpu.record(mergePhases('API: schedule (timed creates)', timedCpuParts));
   const scheduleRate = timed.length / timedSeconds;
 
   log(`filling the month to ${thousands(sizes.waitingPosts)} waiting posts`);
@@ -107,25 +160,49 @@ export async function runApiAndMemoryScenario(
 
   const problems = await checkPopulation(stack, tenant, responses, sizes.waitingPosts);
 
-  log(`list: ${sizes.getRequests} GET /api/v2/scheduled over the month at concurrency ${sizes.concurrency}`);
+  log(`list: ${sizes.getRequests} month views (GET /api/v2/scheduled${MONTH_VIEW.extraQuery.replace(/^&/, '?')}${MONTH_VIEW.paged ? ', every page' : ''}) at concurrency ${sizes.concurrency}`);
   const listPath = `/api/v2/scheduled?businessId=${tenant.businessId}&from=${encodeURIComponent(new Date(monthStart).toISOString())}&to=${encodeURIComponent(new Date(monthStart + MONTH_MS + 60_000).toISOString())}${MONTH_VIEW.extraQuery}`;
+  const readMonthView = async (): Promise<MonthViewRead> => {
+    const read: MonthViewRead = { pages: [], posts: [], ms: 0 };
+    const started = performance.now();
+    let cursor: string | null = null;
+    do {
+      const page = await callApi(stack.api.url, tenant.apiKey, 'GET', cursor ? `${listPath}&cursor=${encodeURIComponent(cursor)}` : listPath);
+      read.pages.push(page);
+      const body = page.body as { posts?: MonthViewRead['posts']; nextCursor?: unknown } | undefined;
+      if (page.status !== 200 || !Array.isArray(body?.posts) || (MONTH_VIEW.paged && typeof body.nextCursor !== 'string' && body.nextCursor !== null)) {
+        read.more = undefined;
+        read.ms = performance.now() - started;
+        return read;
+      }
+      read.posts.push(...body.posts);
+      cursor = MONTH_VIEW.paged ? (body.nextCursor as string | null) : null;
+      read.more = cursor !== null;
+    } while (cursor && read.posts.length < MONTH_VIEW.maxPosts);
+    read.ms = performance.now() - started;
+    return read;
+  };
   const listStart = performance.now();
-  const stopListCpu = meters.cpu.start('API: list the month');
-  const lists = await runPool(sizes.getRequests, sizes.concurrency, () => callApi(stack.api.url, tenant.apiKey, 'GET', listPath));
+  const stopListCpu = meters.cpu.start('API: month views');
+  const views = await runPool(sizes.getRequests, sizes.concurrency, readMonthView);
   const listSeconds = (performance.now() - listStart) / 1000;
   const listCpu = stopListCpu();
-  const expectedRows = Math.min(MONTH_VIEW.rowsPerAnswer, sizes.waitingPosts);
-  const listProblems = checkLists(lists, expectedRows, slots, MONTH_VIEW.paged ? sizes.waitingPosts > expectedRows : undefined);
+  const lists = views.flatMap((view) => view?.pages ?? []);
+  const expectedRows = Math.min(MONTH_VIEW.paged ? MONTH_VIEW.maxPosts : MONTH_VIEW.pageSize, sizes.waitingPosts);
+  const listProblems = checkMonthViews(views, expectedRows, slots, MONTH_VIEW.paged ? sizes.waitingPosts > expectedRows : undefined);
   const peak = meters.memory.peak(startedAt);
 
   const timedStats = summarize(okLatencies(timed));
   const fillStats = summarize(okLatencies(fill));
   const listStats = summarize(okLatencies(lists));
+  const viewStats = summarize(views.filter((view): view is MonthViewRead => view?.more !== undefined).map((view) => view.ms));
+  const pagesPerView = lists.length / Math.max(1, views.length);
   const settled = memory.at(-1)!;
   const idle = memory[0]!;
   const cacheSetting = stack.workerSettings.maxCachedWorkflows;
   const slope = memorySlope(memory);
   const apiCpuMsPerList = perItem(listCpu.cpuMs.api, lists.length);
+  const apiCpuMsPerView = perItem(listCpu.cpuMs.api, views.length);
   meters.figures.memory = {
     waitingPosts: sizes.waitingPosts,
     workerIdleMb: idle.workerRssMb,
@@ -138,11 +215,14 @@ export async function runApiAndMemoryScenario(
     failedChecks: problems.population.length + firstTasks.problems.length > 0,
   };
   meters.figures.monthView = {
-    request: `GET /api/v2/scheduled, ${MONTH_VIEW.label}, ${thousands(sizes.getRequests)} @${sizes.concurrency}, month of ${thousands(sizes.waitingPosts)}`,
+    request: `GET /api/v2/scheduled, ${MONTH_VIEW.label}; ${thousands(sizes.getRequests)} views @${sizes.concurrency}, month of ${thousands(sizes.waitingPosts)}`,
+    views: views.length,
     requests: lists.length,
-    rowsPerAnswer: expectedRows,
+    postsPerView: expectedRows,
     latencyMs: roundSummary(listStats),
+    viewLatencyMs: roundSummary(viewStats),
     apiCpuMsPerRequest: apiCpuMsPerList,
+    apiCpuMsPerView,
     failedChecks: listProblems.length > 0,
   };
   const mb = (value: number | undefined) => (value === undefined ? '?' : String(round(value, 1)));
@@ -156,9 +236,11 @@ export async function runApiAndMemoryScenario(
       problems: problems.timed,
     },
     {
-      scenario: 'API: GET /api/v2/scheduled (one month)',
-      load: `${thousands(sizes.getRequests)} requests @${sizes.concurrency}, month holds ${thousands(sizes.waitingPosts)} posts`,
-      result: `${latencyText(listStats)} · ${round(lists.length / listSeconds, 0)} req/s · ${expectedRows} posts per answer (${MONTH_VIEW.extraQuery ? MONTH_VIEW.extraQuery.replace(/^&/, '') : 'default limit'}) · API CPU ${mb(apiCpuMsPerList)} ms per request`,
+      scenario: 'API: GET /api/v2/scheduled (month view)',
+      load: `${thousands(sizes.getRequests)} month views @${sizes.concurrency} (${round(pagesPerView, 1)} requests each, ${MONTH_VIEW.extraQuery ? MONTH_VIEW.extraQuery.replace(/^&/, '') : 'full posts, default limit'}), month holds ${thousands(sizes.waitingPosts)} posts`,
+      result:
+        `view ${latencyText(viewStats)} · request ${latencyText(listStats)} · ${round(lists.length / listSeconds, 0)} req/s · ${thousands(expectedRows)} posts per view · ` +
+        `API CPU ${mb(apiCpuMsPerList)} ms per request, ${mb(apiCpuMsPerView)} ms per view`,
       problems: listProblems,
     },
     {
@@ -192,7 +274,18 @@ export async function runApiAndMemoryScenario(
         monthStart: new Date(monthStart).toISOString(),
         schedule: { requests: timed.length, concurrency: sizes.concurrency, seconds: round(timedSeconds, 2), requestsPerSecond: round(scheduleRate, 1), latencyMs: roundSummary(timedStats) },
         fill: { requests: fill.length, seconds: round(fillSeconds, 2), requestsPerSecond: round(fill.length / fillSeconds, 1), latencyMs: roundSummary(fillStats) },
-        list: { request: MONTH_VIEW, requests: lists.length, seconds: round(listSeconds, 2), requestsPerSecond: round(lists.length / listSeconds, 1), rowsPerAnswer: expectedRows, latencyMs: roundSummary(listStats), apiCpuMsPerRequest: apiCpuMsPerList === undefined ? null : round(apiCpuMsPerList, 1) },
+        list: {
+          monthView: MONTH_VIEW,
+          views: views.length,
+          requests: lists.length,
+          seconds: round(listSeconds, 2),
+          requestsPerSecond: round(lists.length / listSeconds, 1),
+          postsPerView: expectedRows,
+          viewLatencyMs: roundSummary(viewStats),
+          requestLatencyMs: roundSummary(listStats),
+          apiCpuMsPerRequest: apiCpuMsPerList === undefined ? null : round(apiCpuMsPerList, 1),
+          apiCpuMsPerView: apiCpuMsPerView === undefined ? null : round(apiCpuMsPerView, 1),
+        },
         memory,
         rssPer1000WaitingMb: slope,
         firstWorkflowTasksSeconds: firstTasks.seconds,
@@ -299,27 +392,26 @@ async function checkPopulation(stack: Stack, tenant: Tenant, responses: Array<Ap
 }
 
 /**
- * Every list answered 200 with the first `expectedRows` posts of the month, in time order, all
- * waiting; when `moreExpected` is set (a paged shape), with a `nextCursor` exactly when more remain.
+ * Every month view read every page with 200 and holds the month's first `expectedRows` posts, in
+ * time order, all waiting; when `moreExpected` is set (paged), it left a `nextCursor` exactly when
+ * more posts remain.
  */
-function checkLists(lists: Array<ApiResponse | undefined>, expectedRows: number, slots: number[], moreExpected?: boolean): string[] {
+function checkMonthViews(views: Array<MonthViewRead | undefined>, expectedRows: number, slots: number[], moreExpected?: boolean): string[] {
   const problems: string[] = [];
   const firstSlots = [...slots].sort((a, b) => a - b).slice(0, expectedRows);
   let wrong = 0;
-  for (const list of lists) {
-    const body = list?.body as { posts?: Array<{ scheduledFor: string; status: string }>; nextCursor?: unknown } | undefined;
-    const posts = body?.posts;
-    if (list?.status !== 200 || !posts) {
+  for (const view of views) {
+    if (!view || view.more === undefined || view.pages.some((page) => page.status !== 200)) {
       wrong++;
       continue;
     }
-    const times = posts.map((p) => Date.parse(p.scheduledFor));
+    const times = view.posts.map((p) => Date.parse(p.scheduledFor));
     const inOrder = times.every((t, i) => i === 0 || times[i - 1]! <= t);
     const sameAsExpected = times.length === expectedRows && times.every((t, i) => t === firstSlots[i]);
-    const cursorRight = moreExpected === undefined || (moreExpected ? typeof body?.nextCursor === 'string' && body.nextCursor.length > 0 : body?.nextCursor === null);
-    if (!inOrder || !sameAsExpected || !cursorRight || posts.some((p) => p.status !== 'scheduled')) wrong++;
+    const cursorRight = moreExpected === undefined || view.more === moreExpected;
+    if (!inOrder || !sameAsExpected || !cursorRight || view.posts.some((p) => p.status !== 'scheduled')) wrong++;
   }
-  if (lists.length === 0) problems.push('no list request ran');
-  if (wrong > 0) problems.push(`${wrong} of ${lists.length} lists were not the month's first ${expectedRows} waiting posts in time order${moreExpected === undefined ? '' : `, with ${moreExpected ? 'a' : 'no'} nextCursor`}`);
+  if (views.length === 0) problems.push('no month view ran');
+  if (wrong > 0) problems.push(`${wrong} of ${views.length} month views were not the month's first ${expectedRows} waiting posts in time order${moreExpected === undefined ? '' : `, with ${moreExpected ? 'a' : 'no'} nextCursor left`}`);
   return problems;
 }

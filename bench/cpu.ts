@@ -28,7 +28,8 @@ export interface CpuPhase {
   cpuMs: Partial<Record<CpuConsumer, number>>;
 }
 
-function processSeconds(pid: number | undefined): number | undefined {
+/** CPU seconds (utime + stime) a process has used so far; undefined when it is gone. */
+export function processSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -57,6 +58,22 @@ function machineSeconds(): { busy: number; total: number } {
   return { busy: (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND, total: (user + nice + system + idle + iowait + irq + softirq + steal) / TICKS_PER_SECOND };
 }
 
+/**
+ * Waits until a process stops using CPU (no new tick over `quietMs`), at most `maxMs`: the work it
+ * was handed is done, so a phase's CPU includes it. For processes that expose no counter of their own.
+ */
+export async function untilQuiet(pid: number | undefined, quietMs = 300, maxMs = 5000): Promise<void> {
+  const stopAt = Date.now() + maxMs;
+  let last = processSeconds(pid);
+  let quietSince = Date.now();
+  while (last !== undefined && Date.now() < stopAt && Date.now() - quietSince < quietMs) {
+    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+    const now = processSeconds(pid);
+    if (now !== last) quietSince = Date.now();
+    last = now;
+  }
+}
+
 export class CpuMeter {
   readonly phases: CpuPhase[] = [];
 
@@ -73,8 +90,8 @@ export class CpuMeter {
     return { at: Date.now(), seconds, machineBusy: machine.busy, machineTotal: machine.total };
   }
 
-  /** Starts measuring a phase; the returned function ends it and records the result. */
-  start(phase: string): () => CpuPhase {
+  /** Starts measuring a phase; the returned function ends it and records the result (unless `record` is false: see `record`). */
+  start(phase: string, options: { record?: boolean } = {}): () => CpuPhase {
     const before = this.read();
     return () => {
       const after = this.read();
@@ -94,9 +111,15 @@ export class CpuMeter {
       percent.other = round((Math.max(0, busy - ours) / wall) * 100, 0);
       percent.machineBusy = round((busy / wall) * 100, 0);
       const result = { phase, seconds: round(wall, 1), percentOfOneCore: percent, cpuMs };
-      this.phases.push(result);
+      if (options.record !== false) this.phases.push(result);
       return result;
     };
+  }
+
+  /** Records a phase measured in parts (mergePhases). */
+  record(phase: CpuPhase): CpuPhase {
+    this.phases.push(phase);
+    return phase;
   }
 
   async measure<T>(phase: string, work: () => Promise<T>): Promise<T> {
@@ -127,4 +150,19 @@ export function cpuTable(phases: CpuPhase[], cores: number): string {
     ...phases.map((p) => `| ${p.phase} | ${p.seconds} | ${COLUMNS.map(([key]) => (p.percentOfOneCore[key] === undefined ? '—' : `${p.percentOfOneCore[key]}`)).join(' | ')} |`),
   ];
   return lines.join('\n');
+}
+
+/** Parts of one phase measured apart (e.g. interleaved with another), as one: times added, percentages weighted by time. */
+export function mergePhases(phase: string, parts: CpuPhase[]): CpuPhase {
+  const seconds = parts.reduce((sum, part) => sum + part.seconds, 0);
+  const percent: CpuPhase['percentOfOneCore'] = {};
+  const cpuMs: CpuPhase['cpuMs'] = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part.percentOfOneCore) as Array<[keyof CpuPhase['percentOfOneCore'], number]>) {
+      percent[key] = (percent[key] ?? 0) + (value * part.seconds) / Math.max(0.001, seconds);
+    }
+    for (const [key, value] of Object.entries(part.cpuMs) as Array<[CpuConsumer, number]>) cpuMs[key] = (cpuMs[key] ?? 0) + value;
+  }
+  for (const key of Object.keys(percent) as Array<keyof CpuPhase['percentOfOneCore']>) percent[key] = round(percent[key]!, 0);
+  return { phase: parts.length > 1 ? `${phase} (${parts.length} parts)` : phase, seconds: round(seconds, 1), percentOfOneCore: percent, cpuMs };
 }

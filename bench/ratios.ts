@@ -59,10 +59,14 @@ export interface Figures {
   };
   monthView?: {
     request: string;
+    views: number;
     requests: number;
-    rowsPerAnswer: number;
+    postsPerView: number;
+    /** Per request (page) and per whole month view. */
     latencyMs: Summary;
+    viewLatencyMs: Summary;
     apiCpuMsPerRequest?: number;
+    apiCpuMsPerView?: number;
     failedChecks: boolean;
   };
 }
@@ -185,7 +189,9 @@ export function ratioLines(f: Figures): RatioLine[] {
     const v = f.monthView;
     lines.push({
       figure: `Month view: ${v.request}${flag(v.failedChecks)}`,
-      herald: `p50 ${n(v.latencyMs.p50, 0)} · p99 ${n(v.latencyMs.p99, 0)} ms · API CPU ${n(v.apiCpuMsPerRequest)} ms per request (${v.rowsPerAnswer} posts an answer)`,
+      herald:
+        `view p50 ${n(v.viewLatencyMs.p50, 0)} · p99 ${n(v.viewLatencyMs.p99, 0)} ms (${v.postsPerView.toLocaleString('en-US')} posts, ${round(v.requests / Math.max(1, v.views), 1)} requests) · ` +
+        `API CPU ${n(v.apiCpuMsPerRequest)} ms per request, ${n(v.apiCpuMsPerView)} ms per view`,
       bare: '— (no engine equivalent)',
       ratio: '—',
       goal: '—',

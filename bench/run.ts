@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { defaultCliPath } from '../src/temporal/dev-server';
 import { MONTH_VIEW, runApiAndMemoryScenario } from './api-latency';
-import { runCreateComparison, type HeraldTimedCreates } from './create';
+import { CREATE_ROUNDS, CreateBaseline, runCreateComparison, type HeraldTimedCreates } from './create';
 import { runDrainScenario } from './drain';
 import { burstRatioRow, runBareBurstScenario, runFiringScenario } from './firing';
 import { connectionRetries, loadAverage, processName } from './lib';
@@ -136,15 +136,23 @@ async function main(): Promise<number> {
     let createsPerSecond = ASSUMED_CREATES_PER_SECOND;
     if (only.has('api')) {
       let timedCreates: HeraldTimedCreates | undefined;
+      // The bare client's starts alternate with Herald's timed creates (bench/create.ts).
+      const baseline = await CreateBaseline.start(stack, meters, CONCURRENCY).catch((err: unknown) => {
+        log(`the bare create baseline could not start: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      });
+      const interleave = baseline && { rounds: CREATE_ROUNDS, afterRound: (requests: number) => baseline.round(requests) };
       await run('API latency and memory', async () => {
-        const result = await runApiAndMemoryScenario(stack, meters, { ...sizes, concurrency: CONCURRENCY }, log);
+        const result = await runApiAndMemoryScenario(stack, meters, { ...sizes, concurrency: CONCURRENCY }, log, interleave);
         createsPerSecond = result.scheduleRatePerSecond;
         timedCreates = result.timedCreates;
         return result.outcome;
       });
-      if (timedCreates) {
+      if (baseline && timedCreates) {
         const herald16 = timedCreates;
-        await run('Create: Herald vs bare client', () => runCreateComparison(stack, meters, herald16, sizes.sequentialCreates, log));
+        await run('Create: Herald vs bare client', () => runCreateComparison(stack, meters, herald16, baseline, sizes.sequentialCreates, log));
+      } else {
+        await baseline?.finish();
       }
     }
     if (only.has('firing')) {
