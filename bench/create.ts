@@ -166,6 +166,7 @@ export async function runCreateComparison(
     apiCpuMsPerCreate: perItem(herald16.cpu.cpuMs.api, herald16.requests),
     workerCpuMsPerCreate: perItem(herald16.cpu.cpuMs.worker, herald16.requests),
     bareWorkerCpuMsPerStart: perItem(bare.cpu.cpuMs.bareWorker, requests),
+    otherWork: { herald: herald16.cpu.percentOfOneCore.other, bare: bare.cpu.percentOfOneCore.other },
     failedChecks: herald16.failedChecks || bareProblems.length > 0 || heraldProblems.length > 0,
   };
   const rows: Row[] = [

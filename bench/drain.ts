@@ -26,6 +26,8 @@ interface DrainMeasure {
   problems: string[];
   /** CPU ms per process over the measured phase (bench/cpu.ts). */
   cpuMs?: CpuPhase['cpuMs'];
+  /** The rest of the machine's CPU during the phase, % of one core. */
+  otherWork?: number;
 }
 
 export async function runDrainScenario(stack: Stack, meters: Meters, workflows: number, concurrency: number, log: (line: string) => void): Promise<ScenarioOutcome> {
@@ -36,7 +38,8 @@ export async function runDrainScenario(stack: Stack, meters: Meters, workflows: 
   log(`drain: bare ${round(bare.completedPerSecond, 1)} workflows/s; Herald, ${thousands(workflows)} immediate posts`);
   const stopHeraldCpu = meters.cpu.start('Drain: Herald posts');
   const herald = await measureHerald(stack, workflows, concurrency);
-  herald.cpuMs = stopHeraldCpu().cpuMs;
+  const heraldPhase = stopHeraldCpu();
+  herald.cpuMs = heraldPhase.cpuMs;
   const ratio = herald.completedPerSecond / bare.completedPerSecond;
   const cpu = {
     apiCpuMsPerPost: perItem(herald.cpuMs.api, workflows),
@@ -47,7 +50,8 @@ export async function runDrainScenario(stack: Stack, meters: Meters, workflows: 
   };
   const cpuRatio = ratioOf(cpu.workerCpuMsPerPost, cpu.bareWorkerCpuMsPerWorkflow);
   const failedChecks = [...bare.problems, ...herald.problems].length > 0;
-  meters.figures.drain = { workflows, heraldPerSecond: herald.completedPerSecond, barePerSecond: bare.completedPerSecond, ...cpu, failedChecks };
+  const otherWork = { herald: heraldPhase.percentOfOneCore.other, bare: bare.otherWork };
+  meters.figures.drain = { workflows, heraldPerSecond: herald.completedPerSecond, barePerSecond: bare.completedPerSecond, ...cpu, otherWork, failedChecks };
   const ms = (value: number | undefined) => (value === undefined ? '?' : String(round(value, 1)));
   log(`drain: Herald ${round(herald.completedPerSecond, 1)} workflows/s, ratio ${round(ratio, 2)}`);
 
@@ -115,13 +119,13 @@ async function measureBare(stack: Stack, meters: Meters, workflows: number, conc
     } catch (err) {
       problems.push((err as Error).message);
     }
-    const cpuMs = cpu().cpuMs;
+    const { cpuMs, percentOfOneCore } = cpu();
     const closed = (await closedWorkflows(stack, `TaskQueue = '${taskQueue}'`, total + 10)).filter((w) => w.workflowId.includes('-m-'));
     const completed = closed.filter((w) => w.status === 'COMPLETED');
     if (completed.length !== workflows) problems.push(`${completed.length} of ${workflows} bare workflows completed (${closed.length} found)`);
     const lastClose = Math.max(...completed.map((w) => w.closeMs));
     const drainSeconds = (lastClose - t0) / 1000;
-    return { workflows, startSeconds, drainSeconds, completedPerSecond: completed.length / drainSeconds, startsPerSecond: workflows / startSeconds, problems, cpuMs };
+    return { workflows, startSeconds, drainSeconds, completedPerSecond: completed.length / drainSeconds, startsPerSecond: workflows / startSeconds, problems, cpuMs, otherWork: percentOfOneCore.other };
   } finally {
     await worker.stop();
     stack.bareWorkerPid = undefined;

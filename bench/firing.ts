@@ -90,6 +90,7 @@ export async function runFiringScenario(
   if (meters.figures.burst?.posts === posts) {
     meters.figures.burst.heraldAllPublishedSeconds = stats.count === posts ? lastSeconds : undefined;
     meters.figures.burst.heraldWorkerCpuMsPerPost = perItem(firingCpu.cpuMs.worker, posts);
+    meters.figures.burst.otherWork = { ...meters.figures.burst.otherWork, herald: firingCpu.percentOfOneCore.other };
     meters.figures.burst.failedChecks ||= problems.length > 0;
   }
   const row: Row = {
@@ -166,6 +167,7 @@ export async function runBareBurstScenario(stack: Stack, meters: Meters, posts: 
     posts,
     bareAllDoneSeconds: allDoneSeconds,
     bareWorkerCpuMsPerWorkflow: perItem(measured.cpu.cpuMs.bareWorker, posts),
+    otherWork: { bare: measured.cpu.percentOfOneCore.other },
     failedChecks: problems.length > 0,
   };
   return {

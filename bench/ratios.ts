@@ -8,6 +8,12 @@
  */
 import { round, type Summary } from './lib';
 
+/** The rest of the machine's CPU (% of one core) during Herald's phase and during the bare one's: a ratio is only as good as these are alike. */
+export interface OtherWork {
+  herald?: number;
+  bare?: number;
+}
+
 export interface Figures {
   create?: {
     concurrency: number;
@@ -22,6 +28,7 @@ export interface Figures {
     apiCpuMsPerCreate?: number;
     workerCpuMsPerCreate?: number;
     bareWorkerCpuMsPerStart?: number;
+    otherWork?: OtherWork;
     failedChecks: boolean;
   };
   burst?: {
@@ -30,6 +37,7 @@ export interface Figures {
     bareAllDoneSeconds?: number;
     heraldWorkerCpuMsPerPost?: number;
     bareWorkerCpuMsPerWorkflow?: number;
+    otherWork?: OtherWork;
     failedChecks: boolean;
   };
   drain?: {
@@ -42,6 +50,7 @@ export interface Figures {
     /** The engine's own share: the dev server's CPU per Herald post and per bare workflow. */
     devServerCpuMsPerPost?: number;
     bareDevServerCpuMsPerWorkflow?: number;
+    otherWork?: OtherWork;
     failedChecks: boolean;
   };
   memory?: {
@@ -93,7 +102,10 @@ interface RatioLine {
   bare: string;
   ratio: string;
   goal: string;
+  otherWork?: OtherWork;
 }
+
+const otherText = (other: OtherWork | undefined) => (other ? `${other.herald ?? '?'} / ${other.bare ?? '?'} %` : '');
 
 export function ratioLines(f: Figures): RatioLine[] {
   const lines: RatioLine[] = [];
@@ -106,6 +118,7 @@ export function ratioLines(f: Figures): RatioLine[] {
       bare: `${n(c.barePerSecond)} workflow.start/s (${c.bareStarts}, timer workflow)`,
       ratio: r(ratio(c.heraldPerSecond, c.barePerSecond)),
       goal: '—',
+      otherWork: c.otherWork,
     });
     if (c.heraldSequentialMs && c.bareSequentialMs) {
       lines.push({
@@ -133,6 +146,7 @@ export function ratioLines(f: Figures): RatioLine[] {
       bare: `+${n(b.bareAllDoneSeconds, 2)} s (1 no-op activity each)`,
       ratio: r(burstRatio),
       goal: `≤ ${ratioGoals.burst}${burstRatio === undefined ? '' : burstRatio <= ratioGoals.burst ? ' met' : ' **not met**'}`,
+      otherWork: b.otherWork,
     });
     lines.push({
       figure: `CPU per post in the burst (ms, due → all done)`,
@@ -151,6 +165,7 @@ export function ratioLines(f: Figures): RatioLine[] {
       bare: `${n(d.barePerSecond)} workflows/s`,
       ratio: r(drainRatio),
       goal: `≥ ${ratioGoals.drain}${drainRatio === undefined ? '' : drainRatio >= ratioGoals.drain ? ' met' : ' **not met**'}`,
+      otherWork: d.otherWork,
     });
     const cpuRatio = ratio(d.workerCpuMsPerPost, d.bareWorkerCpuMsPerWorkflow);
     lines.push({
@@ -205,9 +220,9 @@ export function ratioTable(f: Figures): string {
   if (lines.length === 0) return '';
   const escape = (text: string) => text.replaceAll('|', '\\|');
   return [
-    '| Figure (issue #12: Herald next to the bare engine, same run) | Herald | Bare engine | Herald ÷ bare | Goal |',
-    '|---|---|---|---|---|',
-    ...lines.map((l) => `| ${[l.figure, l.herald, l.bare, l.ratio, l.goal].map(escape).join(' | ')} |`),
+    '| Figure (issue #12: Herald next to the bare engine, same run) | Herald | Bare engine | Herald ÷ bare | Goal | Other work, Herald / bare phase |',
+    '|---|---|---|---|---|---|',
+    ...lines.map((l) => `| ${[l.figure, l.herald, l.bare, l.ratio, l.goal, otherText(l.otherWork)].map(escape).join(' | ')} |`),
   ].join('\n');
 }
 
