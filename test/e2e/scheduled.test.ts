@@ -367,3 +367,45 @@ describe('scheduling in the dashboard', () => {
     }
   });
 });
+
+describe('long lists and busy months (issue #12: the lean, paged list)', () => {
+  test('when a business has more posts than a page, then the list shows 200 and "Show more" the next ones, and the calendar follows the cursor past 1000', async () => {
+    const busy = await h.tenant({ name: `Busy e2e ${Date.now()}` });
+    const now = new Date();
+    const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 10));
+    const day = (offset: number) => new Date(start.getTime() + offset * 86_400_000).toISOString().slice(0, 10);
+    // 1,250 waiting posts, one every 3 minutes from the 10th of next month (UTC, the business's zone):
+    // 479 on the 10th, 480 on the 11th, 291 on the 12th, of which 250 lie beyond the first page of 1000.
+    await h.orm.em.getConnection().execute(
+      `insert into posts (business_id, created_by_user_id, content, platforms, status, scheduled_for, timezone, workflow_id)
+       select ?, ?, 'Busy post ' || g || ' ' || repeat('long text ', 20), '{twitter}', 'scheduled', ?::timestamptz + g * interval '3 minutes', 'UTC', 'post-busy-' || g || '-' || ?
+       from generate_series(1, 1250) g`,
+      [busy.businessId, busy.userId, start.toISOString(), String(Date.now())],
+    );
+    const busyContext = await newContext(browser);
+    try {
+      const busyPage = await busyContext.newPage();
+      const busyWatch = watch(busyPage);
+      await signIn(busyPage, h.app.url, busy.apiKey);
+      await busyPage.goto(`${h.app.url}/#/scheduled?view=list&status=upcoming`);
+      const rows = busyPage.locator('.post-row');
+      await busyPage.getByTestId('list-more').waitFor();
+      await expect(rows.count()).resolves.toBe(200);
+      // A summary carries the first 100 characters, marked as cut.
+      await expect(rows.first().locator('.row-content').textContent()).resolves.toMatch(/^Busy post 1 (long text )+.*…$/);
+      await busyPage.getByTestId('list-more').click();
+      await busyPage.waitForFunction(() => document.querySelectorAll('.post-row').length === 400);
+
+      await busyPage.goto(`${h.app.url}/#/scheduled?view=calendar&month=${day(0).slice(0, 7)}`);
+      await busyPage.locator(`td[data-day="${day(2)}"] .more`).waitFor();
+      await busyPage.locator(`td[data-day="${day(2)}"] .more`).click();
+      const dayDialog = busyPage.getByTestId('day-dialog');
+      await dayDialog.waitFor();
+      await expect(dayDialog.locator('[data-post-id]').count()).resolves.toBe(291);
+      await busyPage.keyboard.press('Escape');
+      expect(unexpectedErrors(busyWatch)).toEqual([]);
+    } finally {
+      await busyContext.close();
+    }
+  });
+});
