@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (several minutes) / `npm run bench -- --quick` (about a minute or two):
+ * `npm run bench` (about 20 minutes) / `npm run bench -- --quick` (about 3):
  * starts its own Herald stack (bench/stack.ts), measures API latency, firing accuracy, drain rate
  * against a bare-workflow baseline, memory with many waiting posts, and threads; checks every
  * scenario for correctness; writes bench/results/<YYYY-MM-DD-HHMM>.json and .md; prints the table.
