@@ -228,3 +228,39 @@ describe('when Redis is unreachable', () => {
     await t.call('DELETE', `/api/v2/schedule/${unkeyed.body.id}`);
   });
 });
+
+describe('a key older than 24 hours (taken over in the insert statement itself)', () => {
+  test('when a key\'s row has expired, then the same key makes a new post (for another body too), and replays that one from then on', async () => {
+    const t = await h.tenant();
+    const key = randomUUID();
+    const first = await keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, scheduleBody(t));
+    expect(first.status).toBe(201);
+    await h.orm.em.getConnection().execute(`update idempotency_keys set created_at = now() - interval '25 hours' where post_id = ?`, [first.body.id]);
+
+    const secondBody = scheduleBody(t);
+    const second = await keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, secondBody);
+    expect(second.status).toBe(201);
+    expect(second.headers.get('idempotent-replayed')).toBeNull();
+    expect(second.body.id).not.toBe(first.body.id);
+    const rows = await h.orm.em.getConnection().execute('select post_id from idempotency_keys where user_id = ?', [t.userId]);
+    expect(rows.map((row: { post_id: number }) => row.post_id)).toEqual([second.body.id]);
+
+    const replay = await keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, secondBody);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body.id).toBe(second.body.id);
+    const again = await keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, { ...scheduleBody(t), content: 'another body' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.details.reason).toBe('idempotency_key_reused');
+    expect(await postCount(t.businessId)).toBe(2);
+  });
+
+  test('when a live key is sent with a new body by two requests at once, then neither stores a post', async () => {
+    const t = await h.tenant();
+    const key = randomUUID();
+    const first = await keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, scheduleBody(t));
+    expect(first.status).toBe(201);
+    const answers = await Promise.all([1, 2].map(() => keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, scheduleBody(t))));
+    expect(answers.map((a) => a.status)).toEqual([409, 409]);
+    expect(await postCount(t.businessId)).toBe(1);
+  });
+});
