@@ -394,7 +394,7 @@ describe('long lists and busy months (issue #12: the lean, paged list)', () => {
       // A summary carries the first 100 characters, marked as cut.
       await expect(rows.first().locator('.row-content').textContent()).resolves.toMatch(/^Busy post 1 (long text )+.*…$/);
       await busyPage.getByTestId('list-more').click();
-      await busyPage.waitForFunction(() => document.querySelectorAll('.post-row').length === 400);
+      await busyPage.waitForFunction("document.querySelectorAll('.post-row').length === 400");
 
       await busyPage.goto(`${h.app.url}/#/scheduled?view=calendar&month=${day(0).slice(0, 7)}`);
       await busyPage.locator(`td[data-day="${day(2)}"] .more`).waitFor();

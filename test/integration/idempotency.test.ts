@@ -242,8 +242,8 @@ describe('a key older than 24 hours (taken over in the insert statement itself)'
     expect(second.status).toBe(201);
     expect(second.headers.get('idempotent-replayed')).toBeNull();
     expect(second.body.id).not.toBe(first.body.id);
-    const rows = await h.orm.em.getConnection().execute('select post_id from idempotency_keys where user_id = ?', [t.userId]);
-    expect(rows.map((row: { post_id: number }) => row.post_id)).toEqual([second.body.id]);
+    const rows: Array<{ post_id: number }> = await h.orm.em.getConnection().execute('select post_id from idempotency_keys where user_id = ?', [t.userId]);
+    expect(rows.map((row) => row.post_id)).toEqual([second.body.id]);
 
     const replay = await keyed(h.app.url, t, 'POST', '/api/v2/schedule', key, secondBody);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
