@@ -376,9 +376,11 @@ describe('long lists and busy months (issue #12: the lean, paged list)', () => {
     const day = (offset: number) => new Date(start.getTime() + offset * 86_400_000).toISOString().slice(0, 10);
     // 1,250 waiting posts, one every 3 minutes from the 10th of next month (UTC, the business's zone):
     // 479 on the 10th, 480 on the 11th, 291 on the 12th, of which 250 lie beyond the first page of 1000.
+    // Rows only (no workflows): marked started, or a reconciler run in a test sharing this database
+    // (crash-recovery's) would find 1,250 unstarted posts and start them.
     await h.orm.em.getConnection().execute(
-      `insert into posts (business_id, created_by_user_id, content, platforms, status, scheduled_for, timezone, workflow_id)
-       select ?, ?, 'Busy post ' || g || ' ' || repeat('long text ', 20), '{twitter}', 'scheduled', ?::timestamptz + g * interval '3 minutes', 'UTC', 'post-busy-' || g || '-' || ?
+      `insert into posts (business_id, created_by_user_id, content, platforms, status, scheduled_for, timezone, workflow_id, workflow_started_at)
+       select ?, ?, 'Busy post ' || g || ' ' || repeat('long text ', 20), '{twitter}', 'scheduled', ?::timestamptz + g * interval '3 minutes', 'UTC', 'post-busy-' || g || '-' || ?, now()
        from generate_series(1, 1250) g`,
       [busy.businessId, busy.userId, start.toISOString(), String(Date.now())],
     );

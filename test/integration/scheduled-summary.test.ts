@@ -16,12 +16,14 @@ beforeAll(async () => {
   h = await createHarness({ worker: false });
   [owner, stranger] = await Promise.all([h.tenant({ linkedin: true }), h.tenant()]);
   const conn = h.orm.em.getConnection();
-  // 25 posts, two of them at the same instant (ties are ordered by id), one with microseconds.
+  // 25 posts, two of them at the same instant (ties are ordered by id), one with microseconds. Rows
+  // only (no workflows): marked started, or the reconciler of another test file sharing this
+  // database (crash-recovery's) would find them unstarted and start them.
   await conn.execute(
-    `insert into posts (business_id, created_by_user_id, content, platforms, status, scheduled_for, workflow_id)
+    `insert into posts (business_id, created_by_user_id, content, platforms, status, scheduled_for, workflow_id, workflow_started_at)
      select ?, ?, 'Post ' || g || ' ' || repeat('x', 150), '{twitter,linkedin}', case when g % 5 = 0 then 'cancelled' else 'scheduled' end,
             ?::timestamptz + (case when g = 2 then 1 else g end) * interval '1 hour' + case when g = 7 then interval '123 microseconds' else interval '0' end,
-            'post-summary-' || g || '-' || ?
+            'post-summary-' || g || '-' || ?, now()
      from generate_series(1, 25) g`,
     [owner.businessId, owner.userId, base, String(Date.now())],
   );
