@@ -32,7 +32,8 @@ import { idempotencyKey } from './post-creation';
 import { loadConfig } from '../config';
 import { codecCallerKey, codecRoutes, type CodecRouteOptions } from './routes/codec';
 import { DASHBOARD_NOT_BUILT_HTML, securityHeaders } from './security-headers';
-import { isForwarded, metricsAccess } from '../observability/metrics-access';
+import { metricsAccess } from '../observability/metrics-access';
+import { isForwarded } from '../security/credentials';
 
 export interface AppDeps {
   orm: MikroORM;

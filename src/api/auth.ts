@@ -22,6 +22,7 @@ import { RequestContext } from '@mikro-orm/core';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { HttpError, notFound } from './errors';
+import { bearerToken } from '../security/credentials';
 import { DEFAULT_REDIS_TIMEOUT_MS, errorMessage, rateLimitKey, ResilientRedisStore, sendCommandThrough } from './rate-limit';
 
 export interface AuthContext {
@@ -51,16 +52,15 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export function requireApiKey(options: { failures?: AuthFailureLimiter; now?: () => Date } = {}): RequestHandler {
   return async (req, res, next) => {
     try {
-      const header = req.get('authorization') ?? '';
-      const match = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!match) throw new HttpError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".');
+      const token = bearerToken(req.get('authorization'));
+      if (!token) throw new HttpError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".');
       const blockedFor = await options.failures?.blockedFor(req);
       if (blockedFor !== undefined) {
         res.set('Retry-After', String(blockedFor));
         throw options.failures!.refusal(blockedFor);
       }
       const em = RequestContext.getEntityManager() as EntityManager;
-      const key = await lookUpKey(em, hashApiKey(match[1]!));
+      const key = await lookUpKey(em, hashApiKey(token));
       const now = options.now?.() ?? new Date();
       const problem = !key ? 'is not valid' : key.revokedAt ? 'has been revoked' : key.expiresAt && key.expiresAt.getTime() <= now.getTime() ? 'has expired' : undefined;
       if (!key || problem) {

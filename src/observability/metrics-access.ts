@@ -6,8 +6,7 @@
  * - METRICS_TOKEN unset: only a loopback client that is not a proxy forwarding someone else (no
  *   X-Forwarded-For / Forwarded header): a scraper on the same host, or `curl` by an operator.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
+import { bearerToken, isLoopbackAddress, sameSecret } from '../security/credentials';
 
 export interface MetricsRequest {
   authorization: string | undefined;
@@ -21,25 +20,10 @@ export type MetricsAccess = { allowed: true } | { allowed: false; reason: string
 
 export function metricsAccess(request: MetricsRequest, token: string | undefined): MetricsAccess {
   if (token) {
-    const given = /^Bearer\s+(\S+)$/i.exec(request.authorization ?? '')?.[1];
+    const given = bearerToken(request.authorization);
     if (given && sameSecret(given, token)) return { allowed: true };
     return { allowed: false, reason: 'Send "Authorization: Bearer <METRICS_TOKEN>" to read metrics.' };
   }
   if (!request.forwarded && isLoopbackAddress(request.peerAddress)) return { allowed: true };
   return { allowed: false, reason: 'Metrics are served to loopback clients only; set METRICS_TOKEN to scrape them over the network.' };
-}
-
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (!address) return false;
-  const plain = address.replace(/^::ffff:/, '');
-  return plain === '::1' || (isIP(plain) === 4 && plain.startsWith('127.'));
-}
-
-export function isForwarded(headers: Record<string, string | string[] | undefined>): boolean {
-  return headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined;
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }

@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import type { State as WorkerState } from '@temporalio/worker';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger';
-import { isForwarded, metricsAccess } from './metrics-access';
+import { isForwarded } from '../security/credentials';
+import { metricsAccess } from './metrics-access';
 
 export interface ConnectionStatus {
   /** Undefined until the first check has answered. */

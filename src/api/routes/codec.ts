@@ -22,7 +22,6 @@
  * Whatever the caller, `X-Namespace` must be the namespace Herald runs in: this codec's keys are
  * that namespace's, and a request for another one is refused rather than answered with its data.
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { RequestContext } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -40,7 +39,7 @@ import {
   type JsonPayload,
 } from '../../temporal/payload-codec';
 import { HttpError, notFound, parseOrThrow, validationFailed } from '../errors';
-import { isForwarded, isLoopbackAddress } from '../../observability/metrics-access';
+import { bearerToken, isForwarded, isLoopbackAddress, sameSecret } from '../../security/credentials';
 
 export interface CodecRouteOptions {
   codec: AesGcmPayloadCodec;
@@ -114,7 +113,7 @@ export function codecRoutes(options: CodecRouteDeps): Router {
       if (options.allowLoopbackUi && localPeer && origin && origins.has(origin)) return { kind: 'dev-ui' };
       throw new HttpError('unauthorized', 'Send "Authorization: Bearer <key>" (a Herald API key, or TEMPORAL_CODEC_API_KEY).');
     }
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const token = bearerToken(header);
     if (token && options.operatorKey && sameSecret(token, options.operatorKey)) return { kind: 'operator' };
     await new Promise<void>((resolveAuth, rejectAuth) =>
       RequestContext.create(options.orm.em, () => options.tenantAuth(req, res, (err?: unknown) => (err ? rejectAuth(err) : resolveAuth()))),
@@ -187,9 +186,4 @@ async function assertOwned(orm: MikroORM, businessIds: Set<number>, payloads: Pa
 /** True when HOST binds loopback only (the dev UI may then call without Authorization). */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || isLoopbackAddress(host);
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
