@@ -2,9 +2,9 @@
  * What the post routes do: create a post and start its workflow, read posts, and move or cancel
  * them by signal. The workflow is the source of truth; Postgres is its mirror for lists and reads.
  */
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { Post, PostPart, PostTarget } from '../db/entities';
+import { Post } from '../db/entities';
 import { describeRepeatedParts, findRepeatedParts } from '../domain/repeated-parts';
 import { isFinalPostStatus, PLATFORM_LABELS, type Platform, type PostStatus } from '../domain/types';
 import type { Logger } from '../logger';
@@ -160,17 +160,22 @@ export class PostService {
     return this.view(postId);
   }
 
-  /**
-   * The full shape (the default of `GET /scheduled`), built by Postgres in one statement: each post
-   * with its targets and their parts as JSON, times as ISO strings (milliseconds, UTC), the same
-   * fields and order as `toPostView` gives `GET /posts/:id`. No entities, no JS loops over parts.
-   */
+  /** The full shape (the default of `GET /scheduled`): one statement, see `selectPostViews`. */
   async listScheduled(
     auth: AuthContext,
     query: { businessId: number; from?: string; to?: string; status?: PostStatus[]; limit: number },
   ): Promise<PostView[]> {
     assertMember(auth, query.businessId);
     const { where, params } = listFilter(query);
+    return this.selectPostViews(`${where.join(' and ')} order by p.scheduled_for, p.id limit ?`, [...params, query.limit]);
+  }
+
+  /**
+   * Posts in the full shape (`GET /posts/:id`, the default list), built by Postgres in one statement:
+   * each post with its targets (by id) and their parts (by index) as JSON, times as ISO strings
+   * (milliseconds, UTC). The one definition of that shape: no entities, no JS loops over parts.
+   */
+  private async selectPostViews(whereAndOrder: string, params: unknown[]): Promise<PostView[]> {
     const rows: Array<{ post: PostView }> = await this.deps.orm.em.getConnection().execute(
       `select json_build_object(
                 'id', p.id, 'businessId', p.business_id, 'content', p.content, 'platforms', to_json(p.platforms), 'status', p.status,
@@ -186,10 +191,8 @@ export class PostService {
                   from post_targets t where t.post_id = p.id), '[]'::json)
               ) as post
        from posts p
-       where ${where.join(' and ')}
-       order by p.scheduled_for, p.id
-       limit ?`,
-      [...params, query.limit],
+       where ${whereAndOrder}`,
+      params,
     );
     return rows.map((row) => row.post);
   }
@@ -325,71 +328,10 @@ export class PostService {
   }
 
   async view(postId: number): Promise<PostView> {
-    const em = this.deps.orm.em.fork();
-    const post = await em.findOneOrFail(Post, { id: postId });
-    const [view] = await this.views(em, [post]);
-    return view!;
+    const [view] = await this.selectPostViews('p.id = ?', [postId]);
+    if (!view) throw new Error(`post ${postId} not found`);
+    return view;
   }
-
-  /**
-   * Targets and parts of many posts in two statements, without the identity map, grouped by post in
-   * one pass (a Map, not a filter per post: the list of 500 posts with thousands of parts was
-   * O(posts × parts) in JS).
-   */
-  private async views(em: EntityManager, posts: Post[]): Promise<PostView[]> {
-    if (posts.length === 0) return [];
-    const ids = posts.map((post) => post.id);
-    const [targets, parts] = await Promise.all([
-      em.find(PostTarget, { postId: { $in: ids } }, { orderBy: { id: 'asc' }, disableIdentityMap: true }),
-      em.find(PostPart, { postId: { $in: ids } }, { orderBy: { postId: 'asc', partIndex: 'asc' }, fields: ['postId', 'platform', 'partIndex', 'text', 'platformPostId', 'url', 'publishedAt'], disableIdentityMap: true }),
-    ]);
-    const targetsOf = groupBy(targets, (target) => target.postId);
-    const partsOf = groupBy(parts as PostPart[], (part) => part.postId);
-    return posts.map((post) => toPostView(post, targetsOf.get(post.id) ?? [], partsOf.get(post.id) ?? []));
-  }
-}
-
-function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = groups.get(key);
-    if (group) group.push(item);
-    else groups.set(key, [item]);
-  }
-  return groups;
-}
-
-export function toPostView(post: Post, targets: PostTarget[], parts: PostPart[]): PostView {
-  const partsOf = groupBy(parts, (part) => part.platform);
-  return {
-    id: post.id,
-    businessId: post.businessId,
-    content: post.content,
-    platforms: post.platforms,
-    status: post.status,
-    scheduledFor: post.scheduledFor.toISOString(),
-    timezone: post.timezone ?? null,
-    createdAt: post.createdAt.toISOString(),
-    publishedAt: post.publishedAt?.toISOString() ?? null,
-    workflowId: post.workflowId ?? legacyPostWorkflowId(post.id),
-    targets: targets.map((target) => ({
-      platform: target.platform,
-      accountId: target.accountId ?? null,
-      status: target.status,
-      url: target.url ?? null,
-      error: target.error ?? null,
-      errorClass: target.errorClass ?? null,
-      parts: (partsOf.get(target.platform) ?? [])
-        .map((part) => ({
-          index: part.partIndex,
-          text: part.text,
-          platformPostId: part.platformPostId ?? null,
-          url: part.url ?? null,
-          publishedAt: part.publishedAt?.toISOString() ?? null,
-        })),
-    })),
-  };
 }
 
 interface SummaryRow {
