@@ -8,6 +8,9 @@ import {
   accountSchema,
   accountsQuerySchema,
   businessSchema,
+  calendarDaySchema,
+  calendarQuerySchema,
+  calendarSchema,
   errorDetailSchema,
   errorSchema,
   healthSchema,
@@ -81,7 +84,7 @@ function hoistShared(schemas: Record<string, JsonSchema>): Record<string, JsonSc
 }
 
 function componentSchemas(): Record<string, JsonSchema> {
-  const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, businessSchema, partSchema, targetSchema, postSchema, postSummarySchema, errorDetailSchema, errorSchema, healthSchema];
+  const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, businessSchema, partSchema, targetSchema, postSchema, postSummarySchema, calendarDaySchema, calendarSchema, errorDetailSchema, errorSchema, healthSchema];
   const registry = z.registry<{ id: string }>();
   for (const schema of named) registry.add(schema, { id: String(schema.meta()?.id) });
   for (const schema of [createKeyBodySchema, rotateKeyBodySchema, apiKeySchema, apiKeyListSchema, createdApiKeySchema]) registry.add(schema, { id: String(schema.meta()?.id) });
@@ -249,6 +252,15 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             },
             ...errors(400, 401, 404),
           },
+        },
+      },
+      '/api/v2/calendar': {
+        get: {
+          summary: 'A calendar: per day of the business\'s time zone, the posts counted by status and the first of them',
+          description:
+            'One request per month view. `from` and `to` are days (YYYY-MM-DD) in the business\'s time zone, `to` exclusive, at most 62 days apart (more, or `to` not after `from`: 400 naming `to`). Each day runs from local midnight to the next (23 or 25 hours at a DST change) and lists its first `perDay` posts of the requested statuses (default: all but cancelled) as PostSummary, by scheduledFor then id; `total` and `counts` cover every status, `matching` the requested ones. The rest of a day: GET /api/v2/scheduled?view=summary with from=`start`, to=`end`.',
+          parameters: queryParameters(calendarQuerySchema),
+          responses: { 200: { description: 'Every day of the range, in order', ...json(ref('Calendar')) }, ...errors(400, 401, 404) },
         },
       },
       '/api/v2/posts/{postId}': {

@@ -14,7 +14,9 @@ import type { publishPostWorkflow } from '../../workflows/publish-post';
 import { assertMember, type AuthContext } from './auth';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from './errors';
 import { createPostDurably, ensureStarted, postForKey, type IdempotencyClaim } from './post-creation';
-import { EXCERPT_LENGTH, type PostSummaryView, type PostView, type PublishBody } from './schemas';
+import { type CalendarQuery, type CalendarView, type PostSummaryView, type PostView, type PublishBody } from './schemas';
+import { readCalendar } from './calendar';
+import { iso, postSummaryJson } from './summary-sql';
 import { noEvents, type HeraldEvents } from '../observability/events';
 import { MAX_ID, MAX_SCHEDULE_AHEAD_DAYS, MAX_SCHEDULE_AHEAD_MS } from '../domain/limits';
 
@@ -216,12 +218,8 @@ export class PostService {
       params.push(after.micros, after.id);
     }
     params.push(query.limit + 1);
-    const rows: SummaryRow[] = await this.deps.orm.em.getConnection().execute(
-      `select p.id, ${iso('p.scheduled_for')} as scheduled_for, p.timezone, p.platforms, p.status,
-              left(p.content, ${EXCERPT_LENGTH}) as excerpt, char_length(p.content) > ${EXCERPT_LENGTH} as truncated,
-              (extract(epoch from p.scheduled_for) * 1000000)::bigint::text as micros,
-              coalesce((select json_agg(json_build_object('platform', t.platform, 'status', t.status, 'url', t.url, 'errorClass', t.error_class) order by t.id)
-                        from post_targets t where t.post_id = p.id), '[]'::json) as targets
+    const rows: Array<{ post: PostSummaryView; micros: string }> = await this.deps.orm.em.getConnection().execute(
+      `select ${postSummaryJson('p')} as post, (extract(epoch from p.scheduled_for) * 1000000)::bigint::text as micros
        from posts p
        where ${where.join(' and ')}
        order by p.scheduled_for, p.id
@@ -231,18 +229,14 @@ export class PostService {
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     return {
-      posts: page.map((row) => ({
-        id: row.id,
-        scheduledFor: row.scheduled_for,
-        timezone: row.timezone,
-        platforms: row.platforms,
-        status: row.status,
-        excerpt: row.excerpt,
-        truncated: row.truncated,
-        targets: row.targets,
-      })),
-      nextCursor: rows.length > query.limit && last ? encodeCursor(last.micros, last.id) : null,
+      posts: page.map((row) => row.post),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last.micros, last.post.id) : null,
     };
+  }
+
+  /** The month view in one request: per day of the business's zone, counts by status and the first posts (src/api/calendar.ts). */
+  async calendar(auth: AuthContext, query: CalendarQuery): Promise<CalendarView> {
+    return readCalendar(this.deps.orm, auth, query);
   }
 
   /**
@@ -334,18 +328,6 @@ export class PostService {
   }
 }
 
-interface SummaryRow {
-  id: number;
-  scheduled_for: string;
-  timezone: string | null;
-  platforms: Platform[];
-  status: PostStatus;
-  excerpt: string;
-  truncated: boolean;
-  micros: string;
-  targets: PostSummaryView['targets'];
-}
-
 const CURSOR_PATTERN = /^(-?[0-9]{1,17})\.([0-9]{1,10})$/;
 const BAD_CURSOR = 'must be a nextCursor from an earlier answer';
 
@@ -378,9 +360,4 @@ function listFilter(query: { businessId: number; from?: string; to?: string; sta
     params.push(new Date(query.to));
   }
   return { where, params };
-}
-
-/** A timestamptz as `Date.toISOString()` writes it (UTC, milliseconds), or null. */
-function iso(column: string): string {
-  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }

@@ -183,6 +183,51 @@ export const scheduledQuerySchema = z.object({
     .meta({ description: 'With view=summary: the `nextCursor` of the previous page (opaque); the same filters must be sent again' }),
 });
 
+/** The calendar's longest range: a month view shows at most six weeks; two months fit. */
+export const MAX_CALENDAR_DAYS = 62;
+/** Summaries listed per day at most (the dashboard shows 3 and "+N more"). */
+export const MAX_CALENDAR_PER_DAY = 20;
+export const DEFAULT_CALENDAR_PER_DAY = 3;
+const DATE_MESSAGE = 'must be a date YYYY-MM-DD from 1970 to 2999';
+/** `2026-02-28` yes, `2026-02-30` no. */
+function isRealDate(raw: string): boolean {
+  const ms = Date.parse(`${raw}T00:00:00Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === raw;
+}
+/** A calendar date: real (no 2026-02-30), years 1970-2999 (Postgres takes any of them). */
+const calendarDate = z
+  .string()
+  .regex(/^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/, { message: DATE_MESSAGE, abort: true })
+  .refine(isRealDate, DATE_MESSAGE)
+  .meta({ jsonSchema: { type: 'string', format: 'date', pattern: '^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' } });
+
+/** Days between two valid YYYY-MM-DD dates. */
+export function daysFromTo(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+export const calendarQuerySchema = z
+  .object({
+    businessId: businessIdSchema,
+    from: calendarDate.meta({ description: 'The first day (YYYY-MM-DD, in the business\'s time zone)' }),
+    to: calendarDate.meta({ description: `The day after the last one (exclusive), at most ${MAX_CALENDAR_DAYS} days after \`from\`` }),
+    perDay: wholeNumberText(0, MAX_CALENDAR_PER_DAY)
+      .optional()
+      .transform((perDay) => perDay ?? DEFAULT_CALENDAR_PER_DAY)
+      .meta({
+        description: `Summaries listed per day, the first by scheduledFor and id (default ${DEFAULT_CALENDAR_PER_DAY}, at most ${MAX_CALENDAR_PER_DAY})`,
+        jsonSchema: { type: 'integer', minimum: 0, maximum: MAX_CALENDAR_PER_DAY, default: DEFAULT_CALENDAR_PER_DAY },
+      }),
+    status: statusList.optional().meta({ description: 'Comma-separated statuses of the posts each day lists and counts in `matching`; default: every status but cancelled. `total` and `counts` cover every status' }),
+  })
+  .superRefine((query, ctx) => {
+    // zod runs this even when a field failed: the range is only judged between two valid days.
+    if (!calendarDate.safeParse(query.from).success || !calendarDate.safeParse(query.to).success) return;
+    const days = daysFromTo(query.from, query.to);
+    if (days < 1) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be a later day than from' });
+    else if (days > MAX_CALENDAR_DAYS) ctx.addIssue({ code: 'custom', path: ['to'], message: `must be at most ${MAX_CALENDAR_DAYS} days after from` });
+  });
+
 export const accountBodySchema = z
   .object({
     businessId: idSchema,
@@ -272,6 +317,32 @@ export const postSummarySchema = z
   })
   .meta({ id: 'PostSummary' });
 
+const statusCounts = z.object(Object.fromEntries(POST_STATUSES.map((status) => [status, z.number().int()])) as Record<(typeof POST_STATUSES)[number], z.ZodNumber>);
+
+export const calendarDaySchema = z
+  .object({
+    date: z.string().meta({ description: 'The day, YYYY-MM-DD, in the business\'s time zone' }),
+    start: z.string().meta({ description: 'Its first instant (UTC, ISO 8601); the day ends where the next one starts (23 or 25 hours at a DST change)' }),
+    end: z.string().meta({ description: 'The next day\'s first instant (exclusive)' }),
+    total: z.number().int().meta({ description: 'Posts of the day, every status' }),
+    counts: statusCounts.meta({ description: 'Posts of the day by status (every status, 0 included)' }),
+    matching: z.number().int().meta({ description: 'Posts of the day with a requested status: `posts` lists the first of them' }),
+    posts: z.array(postSummarySchema).meta({ description: 'The first `perDay` posts of the day with a requested status, by scheduledFor then id; the rest: GET /scheduled?view=summary from `start` to `end`' }),
+  })
+  .meta({ id: 'CalendarDay' });
+
+export const calendarSchema = z
+  .object({
+    businessId: z.number(),
+    timezone: z.string().meta({ description: 'The business\'s time zone: the days are its days' }),
+    from: z.string(),
+    to: z.string(),
+    perDay: z.number().int(),
+    statuses: z.array(z.enum(POST_STATUSES)).meta({ description: 'The statuses listed and counted in `matching`' }),
+    days: z.array(calendarDaySchema).meta({ description: 'Every day from `from` to the day before `to`, in order' }),
+  })
+  .meta({ id: 'Calendar' });
+
 export const errorDetailSchema = z
   .object({ path: z.string(), message: z.string() })
   .catchall(z.unknown())
@@ -310,4 +381,7 @@ export type PublishBody = z.infer<typeof publishBodySchema>;
 export type ScheduleBody = z.infer<typeof scheduleBodySchema>;
 export type PostView = z.infer<typeof postSchema>;
 export type PostSummaryView = z.infer<typeof postSummarySchema>;
+export type CalendarView = z.infer<typeof calendarSchema>;
+export type CalendarDayView = z.infer<typeof calendarDaySchema>;
+export type CalendarQuery = z.infer<typeof calendarQuerySchema>;
 export type AccountView = z.infer<typeof accountSchema>;

@@ -6,6 +6,7 @@ import { Migration20261122000000_part_progress } from './migrations/Migration202
 import { Migration20261122100000_account_oauth } from './migrations/Migration20261122100000_account_oauth';
 import { Migration20261201000000_exactly_once } from './migrations/Migration20261201000000_exactly_once';
 import { Migration20261201100000_api_key_lifecycle } from './migrations/Migration20261201100000_api_key_lifecycle';
+import { Migration20261201200000_calendar_index } from './migrations/Migration20261201200000_calendar_index';
 
 /** Migrations are listed here, in order, so the same list works from TypeScript sources and from dist/. */
 const migrationsList = [
@@ -14,6 +15,7 @@ const migrationsList = [
   { name: 'Migration20261122100000_account_oauth', class: Migration20261122100000_account_oauth },
   { name: 'Migration20261201000000_exactly_once', class: Migration20261201000000_exactly_once },
   { name: 'Migration20261201100000_api_key_lifecycle', class: Migration20261201100000_api_key_lifecycle },
+  { name: 'Migration20261201200000_calendar_index', class: Migration20261201200000_calendar_index },
 ];
 
 export function ormOptions(databaseUrl: string, overrides: Partial<Options> = {}): Options {

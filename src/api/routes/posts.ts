@@ -3,9 +3,9 @@ import { authOf } from '../auth';
 import { parseOrThrow, validationFailed } from '../errors';
 import { assertSchedulable, type CreatedPost, type PostService } from '../post-service';
 import type { IdempotencyClaim } from '../post-creation';
-import { idParamSchema, publishBodySchema, publishQuerySchema, rescheduleBodySchema, scheduleBodySchema, scheduledQuerySchema } from '../schemas';
+import { calendarQuerySchema, idParamSchema, publishBodySchema, publishQuerySchema, rescheduleBodySchema, scheduleBodySchema, scheduledQuerySchema } from '../schemas';
 
-/** Publish now, schedule, list, reschedule, cancel and read posts. Each route parses, calls one service method, maps the result. */
+/** Publish now, schedule, list, the calendar, reschedule, cancel and read posts. Each route parses, calls one service method, maps the result. */
 export function postRoutes(service: PostService, now: () => Date = () => new Date(), idempotent: RequestHandler = (_req, _res, next) => next()): Router {
   const router = Router();
   const claimOf = (res: Response): IdempotencyClaim | undefined => res.locals.idempotency as IdempotencyClaim | undefined;
@@ -51,6 +51,11 @@ export function postRoutes(service: PostService, now: () => Date = () => new Dat
     }
     if (cursor !== undefined) throw validationFailed([{ path: 'cursor', message: 'is only taken with view=summary' }]);
     res.json({ posts: await service.listScheduled(auth, query) });
+  });
+
+  router.get('/calendar', async (req, res) => {
+    const auth = authOf(req);
+    res.json(await service.calendar(auth, parseOrThrow(calendarQuerySchema, req.query)));
   });
 
   router.put('/schedule/:postId', async (req, res) => {
