@@ -8,7 +8,8 @@
  * server, same worker settings) for creates, the burst, the drain and CPU per workflow; the table
  * of ratios (bench/ratios.ts) is printed and written with the results.
  *
- * Options: --quick; --only=api,firing,drain,threads (a subset, for working on one scenario).
+ * Options: --quick; --only=api,firing,drain,threads (a subset, for working on one scenario);
+ * --only=memory (never in the default set) runs the memory scenario alone, --waiting=N posts (bench/memory.ts).
  * Worker tuning set in the environment (WORKER_MAX_CONCURRENT_ACTIVITIES, WORKER_MAX_CACHED_WORKFLOWS)
  * is passed to the worker child and recorded with the results.
  */
@@ -21,14 +22,16 @@ import { runDrainScenario } from './drain';
 import { burstRatioRow, runBareBurstScenario, runFiringScenario } from './firing';
 import { connectionRetries, loadAverage, processName } from './lib';
 import { CpuMeter, cpuTable } from './cpu';
-import { MemorySampler, type Meters } from './memory';
+import { MemorySampler, runMemoryScenario, type Meters } from './memory';
 import { ratioData, ratioTable, type Figures } from './ratios';
 import { markdownTable, writeResults, type Row, type RunEnvironment, type ScenarioOutcome } from './report';
 import { Cleanup, projectRoot, startStack, type Stack } from './stack';
 import { runThreadsScenario } from './threads';
 
 const SCENARIOS = ['api', 'firing', 'drain', 'threads'] as const;
-type ScenarioName = (typeof SCENARIOS)[number];
+/** Run only when named in --only. */
+const OPTIONAL_SCENARIOS = ['memory'] as const;
+type ScenarioName = (typeof SCENARIOS)[number] | (typeof OPTIONAL_SCENARIOS)[number];
 
 const SIZES = {
   quick: { scheduleRequests: 300, sequentialCreates: 100, waitingPosts: 2000, getRequests: 100, firing: [50, 200], burst: 50, drain: 200, threads: 20, deadlineMinutes: 12 },
@@ -38,20 +41,23 @@ const CONCURRENCY = 16;
 /** Used for lead times when the API scenario is skipped (--only). */
 const ASSUMED_CREATES_PER_SECOND = 40;
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<ScenarioName> } {
+function parseArgs(argv: string[]): { quick: boolean; only: Set<ScenarioName>; waiting?: number } {
   const quick = argv.includes('--quick');
+  const waitingArg = argv.find((arg) => arg.startsWith('--waiting='));
+  const waiting = waitingArg ? Number(waitingArg.slice('--waiting='.length)) : undefined;
+  if (waiting !== undefined && !(Number.isInteger(waiting) && waiting > 0)) throw new Error(`--waiting needs a positive whole number, not ${waitingArg}`);
   const onlyArg = argv.find((arg) => arg.startsWith('--only='));
   const only = new Set<ScenarioName>(SCENARIOS);
   if (onlyArg) {
     only.clear();
     for (const name of onlyArg.slice('--only='.length).split(',')) {
-      if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario "${name}"; use ${SCENARIOS.join(',')}`);
+      if (![...SCENARIOS, ...OPTIONAL_SCENARIOS].includes(name as ScenarioName)) throw new Error(`unknown scenario "${name}"; use ${[...SCENARIOS, ...OPTIONAL_SCENARIOS].join(',')}`);
       only.add(name as ScenarioName);
     }
   }
-  const unknown = argv.filter((arg) => arg !== '--quick' && !arg.startsWith('--only='));
-  if (unknown.length) throw new Error(`unknown option ${unknown.join(' ')}; use --quick and/or --only=${SCENARIOS.join(',')}`);
-  return { quick, only };
+  const unknown = argv.filter((arg) => arg !== '--quick' && !arg.startsWith('--only=') && !arg.startsWith('--waiting='));
+  if (unknown.length) throw new Error(`unknown option ${unknown.join(' ')}; use --quick, --only=${[...SCENARIOS, ...OPTIONAL_SCENARIOS].join(',')} and/or --waiting=N`);
+  return { quick, only, waiting };
 }
 
 const runStarted = Date.now();
@@ -83,8 +89,8 @@ function environmentAtStart(quick: boolean): RunEnvironment {
 }
 
 async function main(): Promise<number> {
-  const { quick, only } = parseArgs(process.argv.slice(2));
-  const sizes = quick ? SIZES.quick : SIZES.full;
+  const { quick, only, waiting } = parseArgs(process.argv.slice(2));
+  const sizes = { ...(quick ? SIZES.quick : SIZES.full), ...(waiting ? { waitingPosts: waiting } : {}) };
   const environment = environmentAtStart(quick);
   log(`${environment.mode} run on ${environment.nproc} cores (nproc), load average ${environment.loadAverageAtStart} — other work on this machine affects every number`);
 
@@ -164,6 +170,7 @@ async function main(): Promise<number> {
       }
     }
     if (only.has('drain')) await run('Drain', () => runDrainScenario(stack, meters, sizes.drain, CONCURRENCY, log));
+    if (only.has('memory')) await run('Memory', () => runMemoryScenario(stack, meters, sizes.waitingPosts, CONCURRENCY, log));
     if (only.has('threads')) await run('Threads', () => runThreadsScenario(stack, meters, sizes.threads, createsPerSecond, CONCURRENCY, log));
 
     rows.push(memoryRow(stack, sampler));

@@ -127,7 +127,11 @@ export async function startStack(cleanup: Cleanup, log: (line: string) => void):
 
   const api = spawnNode('api', ['src/main.ts', '--api'], env, logDir);
   cleanup.add('the API process', () => api.stop());
-  const worker = spawnNode('worker', ['src/main.ts', '--worker'], env, logDir);
+  // BENCH_WORKER_NODE_ARGS: node flags for the worker child only (e.g. V8 heap flags under test).
+  const workerNodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // BENCH_WORKER_ENTRY=dist/src/main.js: the worker as the image runs it, compiled (`npm run build` first), without tsx.
+  const workerEntry = process.env.BENCH_WORKER_ENTRY ?? 'src/main.ts';
+  const worker = spawnNode('worker', [...workerNodeArgs, workerEntry, '--worker'], env, logDir);
   cleanup.add('the worker process', () => worker.stop());
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const healthUrl = env.WORKER_HEALTH_PORT ? `http://127.0.0.1:${env.WORKER_HEALTH_PORT}` : undefined;
@@ -148,7 +152,11 @@ export async function startStack(cleanup: Cleanup, log: (line: string) => void):
     worker: { ...worker, healthUrl },
     taskQueue,
     workerSettings: { ...settings.worker },
-    childEnv: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k === 'TOKEN_ENCRYPTION_KEYS' ? 'bench:<random>' : v])),
+    childEnv: {
+      ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k === 'TOKEN_ENCRYPTION_KEYS' ? 'bench:<random>' : v])),
+      ...(workerNodeArgs.length ? { BENCH_WORKER_NODE_ARGS: workerNodeArgs.join(' ') } : {}),
+      ...(process.env.BENCH_WORKER_ENTRY ? { BENCH_WORKER_ENTRY: workerEntry } : {}),
+    },
     startBareWorker: (queue) => startBareWorker(queue, devServer.address, settings.worker, logDir, cleanup),
     async workerMetrics() {
       if (!healthUrl) return undefined;
@@ -188,6 +196,8 @@ async function childEnvironment(inputs: EnvInputs): Promise<Record<string, strin
     const value = process.env[name];
     if (/^(WORKER_MAX_|PLATFORM_HTTP_TIMEOUT_MS$)/.test(name) && value !== undefined) env[name] = value;
   }
+  // glibc's malloc tuning must be in the environment before a process starts (bench/memory.ts measures it).
+  if (process.env.MALLOC_ARENA_MAX !== undefined) env.MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX;
   return env;
 }
 
@@ -207,7 +217,9 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
   try {
     // BENCH_CPU_PROFILE=1: each child writes a V8 CPU profile (open in Chrome DevTools) into the log folder on exit.
     const profile = process.env.BENCH_CPU_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, `profile-${name}`)}`] : [];
-    child = spawn(process.execPath, [...profile, '--import', 'tsx', ...args], { cwd, env, stdio: ['ignore', stdout === 'pipe' ? 'pipe' : fd, fd] });
+    // Compiled JavaScript (a .js script) runs without the TypeScript loader.
+    const loader = args.some((arg) => arg.endsWith('.js')) ? [] : ['--import', 'tsx'];
+    child = spawn(process.execPath, [...profile, ...loader, ...args], { cwd, env, stdio: ['ignore', stdout === 'pipe' ? 'pipe' : fd, fd] });
   } finally {
     closeSync(fd);
   }
