@@ -212,7 +212,7 @@ describe('scheduling in the dashboard', () => {
     // Hold the page's polls so it still believes the post is scheduled when it is dragged.
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const pattern = /\/api\/v2\/scheduled\?/;
+    const pattern = /\/api\/v2\/calendar\?/;
     await page.route(pattern, async (route) => {
       await held;
       await route.continue().catch(() => undefined);
@@ -252,7 +252,9 @@ describe('scheduling in the dashboard', () => {
     await expect(cell.locator('.chip').evaluateAll((nodes) => nodes.map((node) => Number(node.getAttribute('data-post-id'))))).resolves.toEqual(posts.slice(0, 3).map((p) => p.id));
     await cell.getByRole('button', { name: /2 more posts/ }).click();
     const dayDialog = page.getByTestId('day-dialog');
-    await expect(dayDialog.locator('[data-post-id]').count()).resolves.toBe(times.length);
+    // The dialog reads the day with the lean list (the calendar holds only the first three).
+    await dayDialog.locator(`[data-post-id="${posts[4].id}"]`).waitFor();
+    await expect(dayDialog.locator('[data-post-id]').evaluateAll((nodes) => nodes.map((node) => Number(node.getAttribute('data-post-id'))))).resolves.toEqual(posts.map((p) => p.id));
     await screenshot(page, 'calendar-day-dialog');
     await page.keyboard.press('Escape');
     await dayDialog.waitFor({ state: 'detached' });
@@ -368,8 +370,8 @@ describe('scheduling in the dashboard', () => {
   });
 });
 
-describe('long lists and busy months (issue #12: the lean, paged list)', () => {
-  test('when a business has more posts than a page, then the list shows 200 and "Show more" the next ones, and the calendar follows the cursor past 1000', async () => {
+describe('long lists and busy months (issue #12: the lean, paged list; the calendar in one request)', () => {
+  test('when a business has more posts than a page, then the list shows 200 and "Show more" the next ones; the calendar counts every day in one request and a day\'s dialog lists all of it', async () => {
     const busy = await h.tenant({ name: `Busy e2e ${Date.now()}` });
     const now = new Date();
     const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 10));
@@ -398,12 +400,28 @@ describe('long lists and busy months (issue #12: the lean, paged list)', () => {
       await busyPage.getByTestId('list-more').click();
       await busyPage.waitForFunction("document.querySelectorAll('.post-row').length === 400");
 
+      // The month view is one GET /calendar (counts and the first three of each day), not pages of the list.
+      const requests: string[] = [];
+      busyPage.on('request', (request) => requests.push(new URL(request.url()).pathname));
       await busyPage.goto(`${h.app.url}/#/scheduled?view=calendar&month=${day(0).slice(0, 7)}`);
       await busyPage.locator(`td[data-day="${day(2)}"] .more`).waitFor();
+      for (const [offset, count] of [[0, 479], [1, 480], [2, 291]] as const) {
+        await expect(busyPage.locator(`td[data-day="${day(offset)}"] .more`).textContent()).resolves.toBe(`+${count - 3} more`);
+        await expect(busyPage.locator(`td[data-day="${day(offset)}"] .chip`).count()).resolves.toBe(3);
+      }
+      expect(requests.filter((path) => path === '/api/v2/scheduled')).toEqual([]);
+      expect(requests.filter((path) => path === '/api/v2/calendar').length).toBeGreaterThanOrEqual(1);
+      // "+N more": the day's posts through the paged lean list, all 291 of them (one page).
       await busyPage.locator(`td[data-day="${day(2)}"] .more`).click();
       const dayDialog = busyPage.getByTestId('day-dialog');
       await dayDialog.waitFor();
+      await dayDialog.locator('[data-post-id]').nth(290).waitFor();
       await expect(dayDialog.locator('[data-post-id]').count()).resolves.toBe(291);
+      // Another day's dialog reads that day: the 11th's 480.
+      await busyPage.keyboard.press('Escape');
+      await busyPage.locator(`td[data-day="${day(1)}"] .more`).click();
+      await dayDialog.locator('[data-post-id]').nth(479).waitFor();
+      await expect(dayDialog.locator('[data-post-id]').count()).resolves.toBe(480);
       await busyPage.keyboard.press('Escape');
       expect(unexpectedErrors(busyWatch)).toEqual([]);
     } finally {

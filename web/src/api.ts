@@ -3,7 +3,7 @@
  * header (never in a URL). Types come from the API's own zod schemas, so the compiler notices when
  * the contract moves.
  */
-import type { AccountView, PostSummaryView, PostView } from '../../src/api/schemas';
+import type { AccountView, CalendarDayView, CalendarView, PostSummaryView, PostView } from '../../src/api/schemas';
 import type { ApiKeyView, CreatedApiKeyView } from '../../src/api/key-schemas';
 import type { Platform, PostStatus } from '../../src/domain/types';
 import { clearApiKey, readApiKey } from './session';
@@ -17,6 +17,9 @@ export type Target = Post['targets'][number];
 /** The calendar's and list's lean post (`GET /scheduled?view=summary`): the post page reads the full one. */
 export type PostSummary = PostSummaryView;
 export type SummaryTarget = PostSummary['targets'][number];
+/** A month view (`GET /calendar`): per day of the business's zone, counts by status and the first posts. */
+export type CalendarAnswer = CalendarView;
+export type CalendarDay = CalendarDayView;
 /** What moving and cancelling need of a post, full or summary. */
 export type PostRef = Pick<PostSummary, 'id' | 'status' | 'scheduledFor' | 'timezone' | 'platforms'>;
 
@@ -182,6 +185,16 @@ export const api = {
       cursor = body.nextCursor;
     } while (cursor && posts.length < query.max);
     return { posts, more: cursor !== null };
+  },
+  /**
+   * The calendar of `from` (a day) to `to` (the day after the last) in one request: per day its
+   * counts and its first `perDay` posts of `statuses` (default: all but cancelled). The rest of a
+   * day: listSummaries from the day's `start` to its `end`.
+   */
+  calendar: (query: { businessId: number; from: string; to: string; perDay: number; statuses?: PostStatus[] }, signal?: AbortSignal) => {
+    const params = new URLSearchParams({ businessId: String(query.businessId), from: query.from, to: query.to, perDay: String(query.perDay) });
+    if (query.statuses) params.set('status', query.statuses.join(','));
+    return request<CalendarAnswer>('GET', `/api/v2/calendar?${params}`, { signal }).then((a) => a.body);
   },
   post: (postId: number, signal?: AbortSignal) => request<Post>('GET', `/api/v2/posts/${postId}`, { signal }).then((a) => a.body),
   reschedule: (postId: number, scheduledFor: string) => request<Post>('PUT', `/api/v2/schedule/${postId}`, { body: { scheduledFor } }),

@@ -3,28 +3,56 @@
  * (in the post's own time zone); the "Move" button on each post does the same from the keyboard.
  */
 import { useRef, useState } from 'preact/hooks';
-import { postText, type PostSummary as Post } from '../api';
+import { postText, type CalendarDay, type PostSummary as Post } from '../api';
 import { formatLongDate, formatTime, weekdayNames } from '../format';
 import { PLATFORM_META, POST_STATUS_LABEL } from '../platforms';
 import { dateKey, daysBetween, parseDateKey, wallTimeAt, type CalendarDate } from '../time';
 import { PlatformMark } from './Badges';
 
-const VISIBLE_PER_DAY = 3;
+/** Posts shown on a day before "+N more"; the calendar asks the API for this many a day. */
+export const VISIBLE_PER_DAY = 3;
 const DRAG_TYPE = 'application/x-herald-post';
 
-export function postsByDay(posts: Post[], zone: string): Map<string, Post[]> {
-  const days = new Map<string, Post[]>();
-  for (const post of [...posts].sort((a, b) => Date.parse(a.scheduledFor) - Date.parse(b.scheduledFor) || a.id - b.id)) {
-    const key = dateKey(wallTimeAt(post.scheduledFor, zone));
-    days.set(key, [...(days.get(key) ?? []), post]);
+/** A day as the calendar shows it: its first posts, and how many it has in all (of the statuses shown). */
+export interface DayCell {
+  posts: Post[];
+  count: number;
+}
+
+const byTime = (a: Post, b: Post) => Date.parse(a.scheduledFor) - Date.parse(b.scheduledFor) || a.id - b.id;
+
+/**
+ * The API's days (`GET /calendar`: counts and first posts per day of `zone`) as the page shows them:
+ * each post through `present` (a move in flight shows on its new day, a local cancel leaves the view
+ * unless cancelled posts are shown), the counts following the posts that moved or left.
+ */
+export function layoutDays(days: CalendarDay[], zone: string, present: (post: Post) => Post, shown: (post: Post) => boolean): Map<string, DayCell> {
+  const cells = new Map<string, DayCell>(days.map((day) => [day.date, { posts: [], count: day.matching }]));
+  for (const day of days) {
+    const home = cells.get(day.date)!;
+    for (const listed of day.posts) {
+      const post = present(listed);
+      const key = dateKey(wallTimeAt(post.scheduledFor, zone));
+      if (shown(post) && key === day.date) {
+        home.posts.push(post);
+        continue;
+      }
+      home.count -= 1;
+      const target = shown(post) ? cells.get(key) : undefined;
+      if (target) {
+        target.posts.push(post);
+        target.count += 1;
+      }
+    }
   }
-  return days;
+  for (const cell of cells.values()) cell.posts.sort(byTime);
+  return cells;
 }
 
 export function Calendar(props: {
   month: { year: number; month: number };
   grid: CalendarDate[];
-  posts: Post[];
+  days: ReadonlyMap<string, DayCell>;
   zone: string;
   today: CalendarDate;
   movingIds: ReadonlySet<number>;
@@ -32,7 +60,6 @@ export function Calendar(props: {
   onMove: (post: Post) => void;
   onShowDay: (date: CalendarDate) => void;
 }) {
-  const byDay = postsByDay(props.posts, props.zone);
   const todayKey = dateKey(props.today);
   const dragging = useRef<{ post: Post; from: string } | undefined>(undefined);
   const [dropKey, setDropKey] = useState<string>();
@@ -58,7 +85,7 @@ export function Calendar(props: {
           <tr key={dateKey(week[0]!)}>
             {week.map((date) => {
               const key = dateKey(date);
-              const posts = byDay.get(key) ?? [];
+              const { posts, count } = props.days.get(key) ?? { posts: [], count: 0 };
               const inMonth = date.month === props.month.month;
               const past = key < todayKey;
               const classes = ['day', inMonth ? '' : 'other-month', key === todayKey ? 'today' : '', past ? 'past' : '', dropKey === key ? 'drop-target' : ''].filter(Boolean).join(' ');
@@ -87,7 +114,7 @@ export function Calendar(props: {
                   }}
                 >
                   <div class="day-head">
-                    <button type="button" class="day-number" aria-label={`${formatLongDate(date)}: ${posts.length === 0 ? 'no posts' : `${posts.length} post${posts.length === 1 ? '' : 's'}`}`} onClick={() => props.onShowDay(date)}>
+                    <button type="button" class="day-number" aria-label={`${formatLongDate(date)}: ${count === 0 ? 'no posts' : `${count} post${count === 1 ? '' : 's'}`}`} onClick={() => props.onShowDay(date)}>
                       {date.day}
                     </button>
                   </div>
@@ -109,9 +136,9 @@ export function Calendar(props: {
                       ))}
                     </ul>
                   )}
-                  {posts.length > VISIBLE_PER_DAY && (
-                    <button type="button" class="more" onClick={() => props.onShowDay(date)} aria-label={`${posts.length - VISIBLE_PER_DAY} more posts on ${formatLongDate(date)}`}>
-                      +{posts.length - VISIBLE_PER_DAY} more
+                  {count > Math.min(posts.length, VISIBLE_PER_DAY) && (
+                    <button type="button" class="more" onClick={() => props.onShowDay(date)} aria-label={`${count - Math.min(posts.length, VISIBLE_PER_DAY)} more posts on ${formatLongDate(date)}`}>
+                      +{count - Math.min(posts.length, VISIBLE_PER_DAY)} more
                     </button>
                   )}
                 </td>

@@ -1,12 +1,12 @@
 /** The Scheduled page: a month calendar or a list of a business's posts, kept live by polling. */
-import { useEffect, useState } from 'preact/hooks';
-import { ALL_STATUSES, api, summarize, type Business, type PostSummary } from '../api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ALL_STATUSES, api, summarize, type Business, type CalendarAnswer, type PostSummary } from '../api';
 import { formatLongDate, formatMonth } from '../format';
-import { href, notify, useLive, useNow, type Route } from '../hooks';
+import { href, notify, useLive, useNow, type Live, type Route } from '../hooks';
 import { recall, remember } from '../session';
-import { addDays, addMonths, dateKey, instantOf, monthGrid, shiftByDays, todayIn, type CalendarDate } from '../time';
+import { addDays, addMonths, dateKey, instantOf, monthGrid, shiftByDays, todayIn, wallTimeAt, type CalendarDate } from '../time';
 import type { PostStatus } from '../../../src/domain/types';
-import { Calendar, DayPosts, postsByDay } from './Calendar';
+import { Calendar, DayPosts, layoutDays, VISIBLE_PER_DAY } from './Calendar';
 import { Modal } from './Modal';
 import { CancelDialog, MoveDialog, usePostActions } from './PostActions';
 import { PostList } from './PostList';
@@ -14,8 +14,9 @@ import { LiveStatus } from './LiveStatus';
 
 const POLL_MS = 4000;
 const RECENT_DAYS = 30;
-/** The calendar reads every post of the weeks it shows, up to this many (pages of 1000). */
-const CALENDAR_MAX = 5000;
+/** The day dialog ("+N more") reads the day's posts page by page (the lean list), up to this many. */
+const DAY_MAX = 5000;
+const LIVE_STATUSES = ALL_STATUSES.filter((status) => status !== 'cancelled');
 /** The list shows this many more each time "Show more" is pressed. */
 const LIST_STEP = 200;
 
@@ -53,12 +54,15 @@ export function Scheduled(props: { business: Business; route: Route }) {
   // Cancelled posts would crowd out live ones; hidden unless asked for (and counted either way).
   const [showCancelled, setShowCancelled] = useState(() => recall<boolean>('calendar.showCancelled') ?? false);
 
-  const live = useLive(
+  const live: Live<Loaded> = useLive<Loaded>(
     async (signal) => {
       if (view === 'calendar') {
-        const from = instantOf({ ...grid[0]!, hour: 0, minute: 0 }, zone).instant;
-        const to = instantOf({ ...addDays(grid[grid.length - 1]!, 1), hour: 0, minute: 0 }, zone).instant;
-        return api.listSummaries({ businessId: business.id, from, to, statuses: ALL_STATUSES, max: CALENDAR_MAX }, signal);
+        // One request for the weeks shown: per day of the business's zone, its counts and first posts.
+        const calendar = await api.calendar(
+          { businessId: business.id, from: dateKey(grid[0]!), to: dateKey(addDays(grid[grid.length - 1]!, 1)), perDay: VISIBLE_PER_DAY, statuses: showCancelled ? ALL_STATUSES : undefined },
+          signal,
+        );
+        return { calendar, posts: calendar.days.flatMap((day) => day.posts), more: false };
       }
       const since = new Date(Date.now() - RECENT_DAYS * 86_400_000);
       const none = { posts: [] as PostSummary[], more: false };
@@ -69,11 +73,25 @@ export function Scheduled(props: { business: Business; route: Route }) {
       const seen = new Set(upcoming.posts.map((p) => p.id));
       return { posts: [...upcoming.posts, ...recent.posts.filter((p) => !seen.has(p.id))], more: upcoming.more || recent.more };
     },
-    [business.id, view, monthKey(month), filterKey],
+    [business.id, view, monthKey(month), filterKey, view === 'calendar' && showCancelled],
     POLL_MS,
   );
 
-  const actions = usePostActions((changed) => live.mutate((page) => page && { ...page, posts: page.posts.map((p) => (p.id === changed.id ? summarize(changed) : p)) }));
+  /** The open day dialog's own list, told about a move or cancel answered here. */
+  const dayLive = useRef<((changed: PostSummary) => void) | undefined>(undefined);
+  const replace = (changed: PostSummary) => (post: PostSummary) => (post.id === changed.id ? changed : post);
+  const actions = usePostActions((full) => {
+    const changed = summarize(full);
+    live.mutate(
+      (data) =>
+        data && {
+          ...data,
+          posts: data.posts.map(replace(changed)),
+          calendar: data.calendar && { ...data.calendar, days: data.calendar.days.map((day) => ({ ...day, posts: day.posts.map(replace(changed)) })) },
+        },
+    );
+    dayLive.current?.(changed);
+  });
   useEffect(() => {
     if (live.data) actions.settle(live.data.posts);
   }, [live.data]);
@@ -83,8 +101,18 @@ export function Scheduled(props: { business: Business; route: Route }) {
   }, [listMax]);
   useEffect(() => setListMax(LIST_STEP), [business.id, filterKey]);
   const posts = (live.data?.posts ?? []).map((post) => actions.present(post));
-  const cancelledCount = posts.filter((post) => post.status === 'cancelled').length;
-  const calendarPosts = showCancelled ? posts : posts.filter((post) => post.status !== 'cancelled');
+  const shown = (post: PostSummary) => showCancelled || post.status !== 'cancelled';
+  // While "Show cancelled" reloads the same weeks, the weeks as last read stay on screen (no flash).
+  const lastCalendar = useRef<CalendarAnswer | undefined>(undefined);
+  if (live.data?.calendar) lastCalendar.current = live.data.calendar;
+  const previous = lastCalendar.current;
+  const calendar = live.data?.calendar ?? (previous?.businessId === business.id && previous.from === dateKey(grid[0]!) ? previous : undefined);
+  const days = layoutDays(calendar?.days ?? [], zone, (post) => actions.present(post), shown);
+  // Counted by the API whether shown or not; a cancel made here counts before the next poll says so.
+  const cancelledCount =
+    (calendar?.days ?? []).reduce((sum, day) => sum + day.counts.cancelled, 0) +
+    (calendar?.days ?? []).flatMap((day) => day.posts).filter((post) => post.status !== 'cancelled' && actions.present(post).status === 'cancelled').length;
+  const calendarEmpty = calendar !== undefined && [...days.values()].every((day) => day.count === 0);
   const movingIds = new Set(actions.pendingMoves.keys());
 
   const go = (query: Record<string, string | undefined>) => {
@@ -151,7 +179,7 @@ export function Scheduled(props: { business: Business; route: Route }) {
           <Calendar
             month={month}
             grid={grid}
-            posts={calendarPosts}
+            days={days}
             zone={zone}
             today={today}
             movingIds={movingIds}
@@ -159,12 +187,7 @@ export function Scheduled(props: { business: Business; route: Route }) {
             onMove={setMoveTarget}
             onShowDay={setShownDay}
           />
-          {live.data?.more && (
-            <p class="muted small" data-testid="calendar-more">
-              Only the first {CALENDAR_MAX} posts of these weeks are shown.
-            </p>
-          )}
-          {live.data && calendarPosts.length === 0 && (
+          {calendarEmpty && (
             <div class="empty-state card" data-testid="empty-state">
               <p>Nothing planned in {formatMonth(month.year, month.month)}.</p>
               <a class="button primary" href="#/compose">
@@ -223,17 +246,73 @@ export function Scheduled(props: { business: Business; route: Route }) {
       {moveTarget && <MoveDialog post={moveTarget} zone={zone} onClose={() => setMoveTarget(undefined)} onMove={(instant, moveZone) => actions.reschedule(moveTarget, instant, moveZone)} />}
       {cancelTarget && <CancelDialog post={cancelTarget} zone={zone} onClose={() => setCancelTarget(undefined)} onConfirm={() => actions.cancel(cancelTarget)} />}
       {shownDay && (
-        <Modal title={formatLongDate(shownDay)} onClose={() => setShownDay(undefined)} testId="day-dialog">
-          <DayPosts
-            posts={postsByDay(calendarPosts, zone).get(dateKey(shownDay)) ?? []}
-            zone={zone}
-            onMove={(post) => {
-              setShownDay(undefined);
-              setMoveTarget(post);
-            }}
-          />
-        </Modal>
+        <DayDialog
+          business={business}
+          date={shownDay}
+          range={calendar?.days.find((day) => day.date === dateKey(shownDay))}
+          statuses={showCancelled ? ALL_STATUSES : LIVE_STATUSES}
+          present={(post) => actions.present(post)}
+          changes={dayLive}
+          onClose={() => setShownDay(undefined)}
+          onMove={(post) => {
+            setShownDay(undefined);
+            setMoveTarget(post);
+          }}
+        />
       )}
     </div>
+  );
+}
+
+/** What the page reads: the calendar (and its posts, for settling moves) or the list's posts. */
+interface Loaded {
+  calendar?: CalendarAnswer;
+  posts: PostSummary[];
+  more: boolean;
+}
+
+/**
+ * Everything on one day (behind "+N more", and the way in on a phone): the day's posts read with the
+ * lean list, page by page from the day's first instant to the next day's (the calendar's own
+ * boundaries, DST included), kept live like the calendar.
+ */
+function DayDialog(props: {
+  business: Business;
+  date: CalendarDate;
+  range?: { start: string; end: string };
+  statuses: PostStatus[];
+  present: (post: PostSummary) => PostSummary;
+  changes: { current?: (changed: PostSummary) => void };
+  onClose: () => void;
+  onMove: (post: PostSummary) => void;
+}) {
+  const zone = props.business.timezone;
+  const key = dateKey(props.date);
+  const from = props.range ? new Date(props.range.start) : instantOf({ ...props.date, hour: 0, minute: 0 }, zone).instant;
+  const to = props.range ? new Date(props.range.end) : instantOf({ ...addDays(props.date, 1), hour: 0, minute: 0 }, zone).instant;
+  const live = useLive(
+    (signal) => api.listSummaries({ businessId: props.business.id, from, to, statuses: props.statuses, max: DAY_MAX }, signal),
+    [props.business.id, key, props.statuses.join(',')],
+    POLL_MS,
+  );
+  useEffect(() => {
+    props.changes.current = (changed) => live.mutate((data) => data && { ...data, posts: data.posts.map((post) => (post.id === changed.id ? changed : post)) });
+    return () => {
+      props.changes.current = undefined;
+    };
+  }, [live.mutate]);
+  const posts = (live.data?.posts ?? [])
+    .map((post) => props.present(post))
+    .filter((post) => props.statuses.includes(post.status) && dateKey(wallTimeAt(post.scheduledFor, zone)) === key);
+  return (
+    <Modal title={formatLongDate(props.date)} onClose={props.onClose} testId="day-dialog">
+      {live.data ? <DayPosts posts={posts} zone={zone} onMove={props.onMove} /> : !live.error && <p class="muted">Loading posts…</p>}
+      {live.error && <p class="error">{live.error.message}</p>}
+      {live.data?.more && (
+        <p class="muted small" data-testid="day-more">
+          Only the first {DAY_MAX} posts of this day are shown.
+        </p>
+      )}
+    </Modal>
   );
 }
