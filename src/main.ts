@@ -4,10 +4,8 @@
  * `--api` or `--worker` runs one role only (scale workers by running more of them).
  */
 import { Connection, Client } from '@temporalio/client';
-import { Redis } from 'ioredis';
 import { createActivities } from '../activities';
 import { DEFAULT_SEND_WINDOW } from '../activities/publish-part';
-import { createApp, startApp, type RunningApp } from './api/app';
 import { loadConfig, type Config } from './config';
 import { ensureDatabase, migrate, openOrm } from './db/orm';
 import { createLogger, type Logger } from './logger';
@@ -24,13 +22,15 @@ import { startDevServer, type DevServer } from './temporal/dev-server';
 import { installTemporalRuntime } from './temporal/runtime-logging';
 import { startWorker, type HeraldWorker } from './temporal/worker';
 import { heraldDataConverter, payloadKeysFor, type AesGcmPayloadCodec } from './temporal/payload-codec';
-import { isLoopbackHost } from './api/routes/codec';
 import type { Sandbox } from './sandbox';
 import { oauthProvidersFromConfig, oauthSettingsFromConfig, type OAuthProviders } from './oauth/providers';
 import { ensureTokenRefreshSchedule } from './oauth/refresh-schedule';
 import { ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import type { SandboxOAuth } from './oauth/sandbox';
 import type { Registry } from 'prom-client';
+// The API's modules (express, its routes, ioredis) are loaded only where the API runs: a worker
+// process does not carry them (src/main.ts startApi).
+import type { RunningApp } from './api/app';
 
 type Role = 'api' | 'worker';
 
@@ -238,6 +238,7 @@ async function startWorkerHealth(config: Config, worker: HeraldWorker, deps: Rol
 }
 
 async function startApi(config: Config, target: TemporalTarget, deps: RoleDeps, sandbox: Sandbox | undefined, codec: AesGcmPayloadCodec): Promise<RunningApp> {
+  const [{ createApp, startApp }, { isLoopbackHost }, { Redis }] = await Promise.all([import('./api/app'), import('./api/routes/codec'), import('ioredis')]);
   const connection = await Connection.connect({ address: target.address, apiKey: target.apiKey, tls: target.tls });
   const temporal = new Client({ connection, namespace: target.namespace, dataConverter: target.dataConverter });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
