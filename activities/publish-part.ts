@@ -155,10 +155,15 @@ function prepareAttempt(deps: PublishPartDeps, publishers: Partial<Record<string
     params: post.platformParams[input.platform],
     progress: row.progress ?? undefined,
   };
+  let log: Logger | undefined;
   return {
     deps, input, ledger, row, publisher, account, part,
     credentials: { accountId: account.id, platformUserId: account.platformUserId, accessToken: decryptToken(deps.cipher, account) },
-    log: deps.logger.child({ postId: input.postId, platform: input.platform, partIndex: input.partIndex }),
+    // Made when something is logged: most attempts log nothing but the part_published event.
+    get log() {
+      log ??= deps.logger.child({ postId: input.postId, platform: input.platform, partIndex: input.partIndex });
+      return log;
+    },
     earlierSendMayHavePosted: row.sendStartedAt !== null,
     published(reconciled) {
       const latenessMs = input.partIndex === 0 ? clock().getTime() - post.scheduledFor.getTime() : undefined;
@@ -190,7 +195,8 @@ async function sendOnce(attempt: Attempt, claimed?: { startedAt: number; claim: 
     attempt.log.info({ checkAfterMs: result.checkAfterMs }, 'part in progress on the platform');
     return { inProgress: true, checkAfterMs: result.checkAfterMs };
   }
-  attempt.log.info({ platformPostId: result.platformPostId }, 'part published');
+  // Debug only: every published part is logged once at info, by the part_published event (observability/log-events.ts).
+  attempt.log.debug({ platformPostId: result.platformPostId }, 'part published');
   return recordOwnSend(attempt, result);
 }
 
