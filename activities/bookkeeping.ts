@@ -52,7 +52,7 @@ function newerThanStored(version: string | undefined): { sql: string; params: un
  * One statement: the post's conditional update, and each target's only when the post's applied (a target
  * field the state does not carry keeps its stored value, as with the ORM's update before).
  */
-export async function writePostState(deps: BookkeepingDeps, state: LivePostState, now: Date): Promise<boolean> {
+export async function writePostState(deps: Pick<BookkeepingDeps, 'orm'>, state: LivePostState, now: Date): Promise<boolean> {
   const owner = ownedBy(callingWorkflowId());
   // Never turn a cancelled post back into a live one (a reset run replaying a reschedule).
   const fresher = newerThanStored(state.version);

@@ -11,8 +11,8 @@ import type { Logger } from '../src/logger';
 import { isInProgress, PublishError, type PartToPublish, type PublishedRef, type Publisher, type PublisherCredentials } from '../src/platforms/publisher';
 import { noEvents, type HeraldEvents } from '../src/observability/events';
 import type { TokenCipher } from '../src/security/token-cipher';
-import type { LivePart, PartInProgress, PublishPartInput } from '../workflows/contract';
-import { callingWorkflowId } from './bookkeeping';
+import type { LivePart, LivePostState, PartInProgress, PublishPartInput } from '../workflows/contract';
+import { callingWorkflowId, writePostState } from './bookkeeping';
 import { isUniqueViolation, PartLedger, type AccountRow, type Claim, type LedgerRow, type PublishContext } from './ledger';
 import { withTokenRefresh, type RefreshActivityDeps } from './refresh-tokens';
 
@@ -209,14 +209,47 @@ async function recordOwnSend(attempt: Attempt, result: PublishedRef): Promise<Pu
   const now = (attempt.deps.clock ?? (() => new Date()))();
   attempt.published(false);
   const live = toLivePart(attempt.row.partIndex, result.platformPostId, result.url, now);
+  let recorded: boolean;
   try {
-    const recorded = await attempt.ledger.recordPublished(attempt.input, { ...result, publishedAt: now });
-    if (!recorded) attempt.log.error({ platformPostId: result.platformPostId }, 'the ledger holds another id for this part: two sends got through');
-    return live;
+    recorded = await attempt.ledger.recordPublished(attempt.input, { ...result, publishedAt: now });
   } catch (err) {
     attempt.log.warn({ err: errorMessage(err), platformPostId: result.platformPostId }, 'part published, ledger write deferred to the workflow');
     return { ...live, ledgerPending: true };
   }
+  if (!recorded) {
+    attempt.log.error({ platformPostId: result.platformPostId }, 'the ledger holds another id for this part: two sends got through');
+    return live;
+  }
+  return (await recordFinishingState(attempt, live, now)) ? { ...live, finished: true } : live;
+}
+
+/**
+ * The post's final state the workflow gave with its last part (PublishPartInput `finishing`),
+ * completed with this part and recorded once the part is in the ledger: the workflow then ends without
+ * a bookkeeping round trip. A write that fails or does not apply (another run's newer state, a row
+ * that is not this workflow's) is left to the workflow's own bookkeeping, as for any other outcome.
+ */
+async function recordFinishingState(attempt: Attempt, live: LivePart, now: Date): Promise<boolean> {
+  const { finishing, partIndex } = attempt.input;
+  if (!finishing) return false;
+  const final: LivePostState = {
+    ...finishing,
+    publishedAt: [finishing.publishedAt ?? live.publishedAt, live.publishedAt].sort()[1]!,
+    targets: finishing.targets.map((target) => ({ ...target, url: target.url ?? (partIndex === 0 ? live.url : null) })),
+  };
+  try {
+    if (!(await writePostState(attempt.deps, final, now))) return false;
+  } catch (err) {
+    attempt.log.warn({ err: errorMessage(err) }, 'part published; the final state is left to the workflow');
+    return false;
+  }
+  (attempt.deps.events ?? noEvents).postFinished({
+    postId: final.postId,
+    workflowId: callingWorkflowId(),
+    status: final.status,
+    targets: final.targets.map((t) => ({ platform: t.platform, status: t.status, errorClass: t.errorClass })),
+  });
+  return true;
 }
 
 async function handleSendFailure(attempt: Attempt, token: string, part: PartToPublish, err: unknown, window: SendWindow): Promise<PublishedPart> {

@@ -44,6 +44,8 @@ export interface LivePart {
   publishedAt: string;
   /** The platform accepted the part but the ledger could not be written: the workflow writes it. */
   ledgerPending?: true;
+  /** The attempt also recorded the post's final state it was given (PublishPartInput `finishing`). */
+  finished?: true;
 }
 
 export interface LiveTarget {
@@ -96,6 +98,13 @@ export interface PublishPartInput {
   replyToPlatformPostId?: string;
   /** The first part's platform id (threads made of comments attach to it). */
   rootPlatformPostId?: string;
+  /**
+   * Only on the last part of a post's only target (version 3 runs): the post's final state should
+   * this part be published (its time and, for the first part, its link filled in by the attempt).
+   * The attempt that publishes the part records it too, and the workflow ends without one more
+   * bookkeeping round trip; any other outcome leaves the final state to the workflow, as before.
+   */
+  finishing?: LivePostState;
 }
 
 /** A multi-step publish not finished yet: the workflow waits on a durable timer and calls again. */
