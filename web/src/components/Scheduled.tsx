@@ -1,6 +1,6 @@
 /** The Scheduled page: a month calendar or a list of a business's posts, kept live by polling. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ALL_STATUSES, api, summarize, type Business, type CalendarAnswer, type PostSummary } from '../api';
+import { ALL_STATUSES, api, summarize, type Business, type CalendarAnswer, type CalendarDay, type PostSummary } from '../api';
 import { formatLongDate, formatMonth } from '../format';
 import { href, notify, useLive, useNow, type Live, type Route } from '../hooks';
 import { recall, remember } from '../session';
@@ -87,7 +87,7 @@ export function Scheduled(props: { business: Business; route: Route }) {
         data && {
           ...data,
           posts: data.posts.map(replace(changed)),
-          calendar: data.calendar && { ...data.calendar, days: data.calendar.days.map((day) => ({ ...day, posts: day.posts.map(replace(changed)) })) },
+          calendar: data.calendar && { ...data.calendar, days: data.calendar.days.map((day) => withChange(day, changed)) },
         },
     );
     dayLive.current?.(changed);
@@ -108,10 +108,8 @@ export function Scheduled(props: { business: Business; route: Route }) {
   const previous = lastCalendar.current;
   const calendar = live.data?.calendar ?? (previous?.businessId === business.id && previous.from === dateKey(grid[0]!) ? previous : undefined);
   const days = layoutDays(calendar?.days ?? [], zone, (post) => actions.present(post), shown);
-  // Counted by the API whether shown or not; a cancel made here counts before the next poll says so.
-  const cancelledCount =
-    (calendar?.days ?? []).reduce((sum, day) => sum + day.counts.cancelled, 0) +
-    (calendar?.days ?? []).flatMap((day) => day.posts).filter((post) => post.status !== 'cancelled' && actions.present(post).status === 'cancelled').length;
+  // Counted by the API whether shown or not (a cancel answered here is counted by withChange).
+  const cancelledCount = (calendar?.days ?? []).reduce((sum, day) => sum + day.counts.cancelled, 0);
   const calendarEmpty = calendar !== undefined && [...days.values()].every((day) => day.count === 0);
   const movingIds = new Set(actions.pendingMoves.keys());
 
@@ -262,6 +260,18 @@ export function Scheduled(props: { business: Business; route: Route }) {
       )}
     </div>
   );
+}
+
+/** A day with a post as a move or cancel answered it; its counts follow a change of status. */
+function withChange(day: CalendarDay, changed: PostSummary): CalendarDay {
+  const before = day.posts.find((post) => post.id === changed.id);
+  if (!before) return day;
+  const counts = { ...day.counts };
+  if (before.status !== changed.status) {
+    counts[before.status] -= 1;
+    counts[changed.status] += 1;
+  }
+  return { ...day, counts, posts: day.posts.map((post) => (post.id === changed.id ? changed : post)) };
 }
 
 /** What the page reads: the calendar (and its posts, for settling moves) or the list's posts. */
