@@ -21,6 +21,15 @@ export function postIdOfWorkflowId(workflowId: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/**
+ * The behaviour a run is started with. Runs started before this field existed say nothing and take
+ * each later behaviour through its `patched()` check (which records a marker and a
+ * TemporalChangeVersion search-attribute upsert in every run that passes it); a run started as
+ * version 3 has all of them (workflows/publish-post.ts `since`) and records no marker. Workers must
+ * be deployed before the API and the reconciler start version-3 runs (docs/EXACTLY-ONCE.md).
+ */
+export const POST_WORKFLOW_VERSION = 3;
+
 /** Ids and times only: never text, never tokens. */
 export interface PublishPostInput {
   postId: number;
@@ -28,6 +37,8 @@ export interface PublishPostInput {
   platforms: Platform[];
   /** ISO 8601 UTC. */
   scheduledFor: string;
+  /** POST_WORKFLOW_VERSION when the run was started; absent before version 3. */
+  workflowVersion?: number;
 }
 
 export interface RescheduleSignal {

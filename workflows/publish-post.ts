@@ -50,7 +50,29 @@ const localBookkeeping = proxyLocalActivities<Activities>(bookkeepingOptions);
  * third less work per post. Histories from before the patch replay through the old, remote path.
  */
 function bookkeeping(): typeof remoteBookkeeping {
-  return patched('local-bookkeeping') ? localBookkeeping : remoteBookkeeping;
+  return has('local-bookkeeping') ? localBookkeeping : remoteBookkeeping;
+}
+
+/** The behaviours added to this workflow after its first version, each once gated by `patched()`. */
+type Behaviour = 'local-bookkeeping' | 'operator-cancel' | 'operator-cancel-while-publishing' | 'record-every-reschedule' | 'ledger-catch-up';
+
+/** Runs started as this version or later have every Behaviour above (contract.ts POST_WORKFLOW_VERSION). */
+const ALL_BEHAVIOURS_SINCE = 3;
+
+/**
+ * The version this run was started as (its input; 0 before versions were named). Module state is
+ * per run: the SDK gives every workflow run its own instances of the workflow's modules.
+ */
+let startedAsVersion = 0;
+
+/**
+ * Whether this run has a behaviour. A run started as version 3 or later has them all, decided by its
+ * input, which is in its history: no marker. Each `patched()` records a marker and upserts the
+ * TemporalChangeVersion search attribute, two more commands for the engine in every post (measured
+ * with `npm run bench`: docs/PROFILE-WORKER.md); older runs keep deciding with it, as when they were recorded.
+ */
+function has(behaviour: Behaviour): boolean {
+  return startedAsVersion >= ALL_BEHAVIOURS_SINCE || patched(behaviour);
 }
 
 /**
@@ -80,6 +102,7 @@ function publishingFor(platform: string, partIndex: number, partCount: number) {
 }
 
 export async function publishPostWorkflow(input: PublishPostInput): Promise<LivePostState> {
+  startedAsVersion = input.workflowVersion ?? 0;
   const state = initialState(input);
   const wait = { cancelled: false, moved: false };
 
@@ -99,10 +122,11 @@ export async function publishPostWorkflow(input: PublishPostInput): Promise<Live
   });
 
   try {
-    await waitUntilDue(state, wait);
+    // A post due already (publish now) goes straight on: no wait, not even an empty one.
+    if (Date.parse(state.scheduledFor) > Date.now()) await waitUntilDue(state, wait);
   } catch (err) {
     // Cancelled in Temporal itself (Web UI, CLI) while waiting: the post is cancelled like by the signal.
-    if (isCancellation(err) && patched('operator-cancel')) {
+    if (isCancellation(err) && has('operator-cancel')) {
       await CancellationScope.nonCancellable(() => finishCancelled(state, 'Cancelled in Temporal before publishing'));
     }
     throw err;
@@ -122,7 +146,7 @@ async function waitUntilDue(state: LivePostState, wait: { cancelled: boolean; mo
     await condition(() => wait.cancelled || wait.moved, remaining, { summary: `wait until ${state.scheduledFor}` });
     if (!wait.moved || wait.cancelled) continue;
     let recorded = await recordRescheduled(state);
-    while (state.scheduledFor !== recorded && !wait.cancelled && patched('record-every-reschedule')) {
+    while (state.scheduledFor !== recorded && !wait.cancelled && has('record-every-reschedule')) {
       recorded = await recordRescheduled(state);
     }
   }
@@ -134,17 +158,17 @@ async function waitUntilDue(state: LivePostState, wait: { cancelled: boolean; mo
  * after the final state is recorded.
  */
 async function publishAndFinish(state: LivePostState): Promise<LivePostState> {
-  if (!patched('operator-cancel-while-publishing')) {
+  if (!has('operator-cancel-while-publishing')) {
     await publishAllTargets(state, () => false);
-    return finish(state);
+    return finish(state, false);
   }
   let cancellation: unknown;
   CancellationScope.current().cancelRequested.catch((err: unknown) => {
     cancellation = err;
   });
   const finished = await CancellationScope.nonCancellable(async () => {
-    await publishAllTargets(state, () => cancellation !== undefined);
-    return finish(state);
+    const recordedByLastPart = await publishAllTargets(state, () => cancellation !== undefined);
+    return finish(state, recordedByLastPart);
   });
   // The run ends cancelled, as asked; the state is recorded and the status query still answers.
   if (cancellation !== undefined) throw cancellation;
@@ -203,19 +227,43 @@ async function finishCancelled(state: LivePostState, details = 'Cancelled before
   return state;
 }
 
-async function publishAllTargets(state: LivePostState, stopRequested: () => boolean): Promise<void> {
+/** True when the last part's attempt recorded the post's final state too (see `finishingState`). */
+async function publishAllTargets(state: LivePostState, stopRequested: () => boolean): Promise<boolean> {
   state.status = 'publishing';
   setCurrentDetails(`Publishing to ${state.targets.map((t) => t.platform).join(', ')}`);
   upsertSearchAttributes([{ key: PostStatusAttribute, value: state.status }]);
   // One round trip between the timer and the first part: preparing also records "publishing".
   const plans = await bookkeeping().preparePublication({ postId: state.postId, version: nextVersion(state) });
-  if (refusesToPublish(state, plans)) return;
-  await Promise.all(
-    state.targets.map((target) => {
-      const plan = plans.find((candidate) => candidate.platform === target.platform);
-      return publishTarget(state.postId, target, plan, stopRequested);
-    }),
-  );
+  if (refusesToPublish(state, plans)) return false;
+  const [only, ...others] = state.targets;
+  if (only && others.length === 0) {
+    // One target (most posts): awaited as it is (Promise.all would only add promises for the SDK to
+    // track), and since version 3 its last part's attempt may record the final state too.
+    const finishing = startedAsVersion >= ALL_BEHAVIOURS_SINCE ? () => finishingState(state, only) : undefined;
+    return publishTarget(state.postId, only, planFor(plans, only), stopRequested, finishing);
+  }
+  await Promise.all(state.targets.map((target) => publishTarget(state.postId, target, planFor(plans, target), stopRequested)));
+  return false;
+}
+
+function planFor(plans: TargetPlan[], target: LiveTarget): TargetPlan | undefined {
+  return plans.find((candidate) => candidate.platform === target.platform);
+}
+
+/**
+ * The final state as `finish` will compute it if the last part is published, under a new version:
+ * the attempt fills in that part's time (and, for a one-part target, the link) and records it.
+ */
+function finishingState(state: LivePostState, target: LiveTarget): LivePostState {
+  const version = nextVersion(state);
+  const publishedAt = target.parts.map((part) => part.publishedAt).sort().pop() ?? null;
+  return {
+    ...state,
+    status: 'published',
+    publishedAt,
+    version,
+    targets: [{ ...target, status: 'published', url: target.parts[0]?.url ?? null, parts: [] }],
+  };
 }
 
 /**
@@ -232,23 +280,33 @@ function refusesToPublish(state: LivePostState, plans: TargetPlan[]): boolean {
   return true;
 }
 
-/** Parts go out one after another, each replying to the one before it. */
-async function publishTarget(postId: number, target: LiveTarget, plan: TargetPlan | undefined, stopRequested: () => boolean): Promise<void> {
+/**
+ * Parts go out one after another, each replying to the one before it. True when the last part's
+ * attempt also recorded the post's final state (`finishing`, given for a post's only target).
+ */
+async function publishTarget(
+  postId: number,
+  target: LiveTarget,
+  plan: TargetPlan | undefined,
+  stopRequested: () => boolean,
+  finishing?: () => LivePostState,
+): Promise<boolean> {
   if (!plan || plan.failure || plan.accountId === null) {
     failTarget(target, plan?.failure ?? { errorClass: 'rejected', message: 'No publishing plan for this platform.' });
-    return;
+    return false;
   }
   target.accountId = plan.accountId;
   target.partCount = plan.partCount;
   target.parts = [...plan.alreadyPublished];
   target.status = 'publishing';
+  let finished = false;
   for (let partIndex = target.parts.length; partIndex < plan.partCount; partIndex++) {
     if (stopRequested()) {
       cancelTarget(target, partIndex, plan.partCount);
-      return;
+      return false;
     }
     try {
-      target.parts.push(await publishOnePart({
+      const { finished: recordedFinalState, ...part } = await publishOnePart({
         postId,
         platform: target.platform,
         partIndex,
@@ -256,14 +314,18 @@ async function publishTarget(postId: number, target: LiveTarget, plan: TargetPla
         accountId: plan.accountId,
         replyToPlatformPostId: target.parts[partIndex - 1]?.platformPostId,
         rootPlatformPostId: target.parts[0]?.platformPostId,
-      }));
+        ...(finishing && partIndex === plan.partCount - 1 ? { finishing: finishing() } : {}),
+      });
+      target.parts.push(part);
+      finished = recordedFinalState === true;
     } catch (err) {
       failTarget(target, describeFailure(err, partIndex, plan.partCount));
-      return;
+      return false;
     }
   }
   target.status = 'published';
   target.url = target.parts[0]?.url ?? null;
+  return finished;
 }
 
 /** A bound on durable waits for a multi-step publish; the publisher sets its own, shorter ones. */
@@ -274,7 +336,7 @@ async function publishOnePart(input: PublishPartInput): Promise<LivePart> {
   const activities = publishingFor(input.platform, input.partIndex, input.partCount);
   for (let check = 0; check <= MAX_PROGRESS_CHECKS; check++) {
     const result = await activities.publishPart(input);
-    if (!('inProgress' in result)) return recordLedgerIfPending(input, result);
+    if (!('inProgress' in result)) return result.ledgerPending ? recordLedgerIfPending(input, result) : result;
     await sleep(result.checkAfterMs, { summary: `${input.platform} part ${input.partIndex + 1}: waiting for the platform to process it` });
   }
   throw ApplicationFailure.nonRetryable(`The platform was still processing the post after ${MAX_PROGRESS_CHECKS} checks.`, 'rejected');
@@ -286,7 +348,7 @@ async function publishOnePart(input: PublishPartInput): Promise<LivePart> {
  */
 async function recordLedgerIfPending(input: PublishPartInput, part: LivePart): Promise<LivePart> {
   const { ledgerPending, ...live } = part;
-  if (ledgerPending && patched('ledger-catch-up')) {
+  if (ledgerPending && has('ledger-catch-up')) {
     await bookkeeping().recordPartLedger({ postId: input.postId, platform: input.platform, part: live }).catch((err: unknown) => {
       log.error('the ledger could not record a published part', { partIndex: input.partIndex, error: String(err) });
     });
@@ -323,13 +385,14 @@ function isFailureClass(type: string | undefined | null): type is FailureClass {
   return type === 'retryable' || type === 'auth' || type === 'rejected' || type === 'unknown_outcome';
 }
 
-async function finish(state: LivePostState): Promise<LivePostState> {
+/** `recordedByLastPart`: the last part's attempt recorded this very state (see `finishingState`). */
+async function finish(state: LivePostState, recordedByLastPart: boolean): Promise<LivePostState> {
   state.status = overallStatus(state.targets);
   const publishedParts = state.targets.flatMap((target) => target.parts.map((part) => part.publishedAt));
   state.publishedAt = publishedParts.length > 0 ? publishedParts.sort()[publishedParts.length - 1]! : null;
   setCurrentDetails(describeOutcome(state));
   upsertSearchAttributes([{ key: PostStatusAttribute, value: state.status }]);
-  await recordState(state);
+  if (!recordedByLastPart) await recordState(state);
   return state;
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { publishPostWorkflowType, type PublishPostInput } from '../../workflows/contract';
+import { POST_WORKFLOW_VERSION, publishPostWorkflowType, type PublishPostInput } from '../../workflows/contract';
 import type { publishPostWorkflow } from '../../workflows/publish-post';
 import type { Platform } from '../domain/types';
 import { BusinessIdAttribute, PlatformsAttribute, PostStatusAttribute, ScheduledForAttribute } from './search-attributes';
@@ -37,6 +37,7 @@ export async function startPostWorkflow(client: Client, taskQueue: string, post:
     businessId: post.businessId,
     platforms: post.platforms,
     scheduledFor: post.scheduledFor.toISOString(),
+    workflowVersion: POST_WORKFLOW_VERSION,
   };
   try {
     await client.workflow.start<typeof publishPostWorkflow>(publishPostWorkflowType, {

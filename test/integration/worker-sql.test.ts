@@ -9,7 +9,7 @@ import { createActivities } from '../../activities';
 import { openOrm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
 import { startWorker, type HeraldWorker } from '../../src/temporal/worker';
-import { createHarness, env, longText, testSendWindow, type Harness, type Tenant } from '../support/harness';
+import { createHarness, env, longText, postHandle, testSendWindow, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(120_000);
 
@@ -60,6 +60,23 @@ describe('the worker\'s SQL per post', () => {
     const counted = await publishOne(`Counted ${Date.now()}`);
     if (process.env.HERALD_TEST_PRINT_SQL) console.log(`${counted.length} statements:\n${counted.join('\n')}`);
     expect(counted.length).toBeLessThanOrEqual(Number(process.env.HERALD_TEST_MAX_WORKER_SQL ?? 6));
+  });
+
+  test('when a single-part X post is published, then its run records no patch marker and one bookkeeping round trip (the part records the final state)', async () => {
+    const { body } = await publish(`Commands ${Date.now()}`);
+    expect(body.status).toBe('published');
+    const history = await (await postHandle(h, body.id)).fetchHistory();
+    const events = history.events ?? [];
+    const markers = events.filter((e) => e.markerRecordedEventAttributes).map((e) => e.markerRecordedEventAttributes!.markerName);
+    // Version 3 runs decide every behaviour from their input: no core_patch marker, no TemporalChangeVersion upsert.
+    expect(markers).toEqual(['core_local_activity']);
+    const upserts = events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes);
+    expect(upserts).toHaveLength(2); // HeraldPostStatus: publishing, then published
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(1);
+    // The final state is in Postgres all the same, with its event.
+    const [row] = await h.orm.em.getConnection().execute('select status, published_at from posts where id = ?', [body.id]);
+    expect(row.status).toBe('published');
+    expect(row.published_at).not.toBeNull();
   });
 
   test('when a thread is published, then each further part costs the worker at most 2 statements', async () => {
