@@ -4,13 +4,15 @@
  * does not reveal that it exists.
  *
  * Every request looks its key up in Postgres (one statement: the key by its unique hash joined with
- * its user's memberships; no cache, no entities), so a revoked or expired key answers 401 on every
+ * its user's memberships and, on a POST with an Idempotency-Key, that key's row; no cache, no
+ * entities), so a revoked or expired key answers 401 on every
  * API instance from the moment it is revoked or expires. The time of last
  * use is written at most once a minute per key, by one conditional UPDATE.
  *
  * Failed attempts are counted per client IP in Redis (`RATE_LIMIT_AUTH_FAILURES_PER_MINUTE`, shared
  * by every instance): once a client has had that many failures in the current minute, its requests
- * answer 429 with Retry-After, before any key is looked up, until the minute is over. Redis down or
+ * answer 429 with Retry-After, whatever their key, until the minute is over (the count is read
+ * while the key is looked up, so a good key gets no further than a bad one). Redis down or
  * slow: fail open, as the other rate limits do (src/api/rate-limit.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,6 +25,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { HttpError, notFound } from './errors';
 import { bearerToken } from '../security/credentials';
+import { IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_TTL_HOURS } from './post-creation';
 import { DEFAULT_REDIS_TIMEOUT_MS, errorMessage, rateLimitKey, ResilientRedisStore, sendCommandThrough } from './rate-limit';
 
 export interface AuthContext {
@@ -31,9 +34,19 @@ export interface AuthContext {
   businessIds: Set<number>;
 }
 
+/**
+ * The request's Idempotency-Key row, read by the key's own statement (a keyed POST costs no separate
+ * look-up, src/api/post-creation.ts): `row` null when the key holds no live post for this user.
+ */
+export interface PrefetchedIdempotencyKey {
+  key: string;
+  row: { postId: number; fingerprint: string } | null;
+}
+
 declare module 'express-serve-static-core' {
   interface Request {
     auth?: AuthContext;
+    idempotencyPrefetch?: PrefetchedIdempotencyKey;
   }
 }
 
@@ -54,13 +67,24 @@ export function requireApiKey(options: { failures?: AuthFailureLimiter; now?: ()
     try {
       const token = bearerToken(req.get('authorization'));
       if (!token) throw new HttpError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".');
-      const blockedFor = await options.failures?.blockedFor(req);
+      const em = RequestContext.getEntityManager() as EntityManager;
+      // A keyed POST (the creating routes) has its Idempotency-Key read in the same statement.
+      const idempotencyHeader = req.method === 'POST' ? req.get(IDEMPOTENCY_HEADER) : undefined;
+      const alsoKey = idempotencyHeader !== undefined && IDEMPOTENCY_KEY_PATTERN.test(idempotencyHeader) ? idempotencyHeader : undefined;
+      // The failure count (Redis) and the key (Postgres) are read at the same time: a blocked client
+      // is refused whatever its key, so the answer is the same as reading them one after the other,
+      // one round trip sooner. blockedFor never rejects (it fails open); the look-up's error is
+      // answered only when the client is not blocked.
+      const [blockedFor, looked] = await Promise.all([
+        options.failures?.blockedFor(req),
+        lookUpKey(em, hashApiKey(token), alsoKey).then((row) => ({ row }), (error: unknown) => ({ error })),
+      ]);
       if (blockedFor !== undefined) {
         res.set('Retry-After', String(blockedFor));
         throw options.failures!.refusal(blockedFor);
       }
-      const em = RequestContext.getEntityManager() as EntityManager;
-      const key = await lookUpKey(em, hashApiKey(token));
+      if ('error' in looked) throw looked.error;
+      const key = looked.row;
       const now = options.now?.() ?? new Date();
       const problem = !key ? 'is not valid' : key.revokedAt ? 'has been revoked' : key.expiresAt && key.expiresAt.getTime() <= now.getTime() ? 'has expired' : undefined;
       if (!key || problem) {
@@ -69,6 +93,7 @@ export function requireApiKey(options: { failures?: AuthFailureLimiter; now?: ()
       }
       if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) await touchLastUsed(em, key.id);
       req.auth = { userId: key.userId, apiKeyId: key.id, businessIds: new Set(key.businessIds) };
+      if (alsoKey !== undefined) req.idempotencyPrefetch = { key: alsoKey, row: key.idempotency ?? null };
       next();
     } catch (err) {
       next(err);
@@ -83,29 +108,47 @@ interface KeyRow {
   expiresAt: Date | null;
   lastUsedAt: Date | null;
   businessIds: number[];
+  /** Only when an Idempotency-Key was asked for along. */
+  idempotency?: { postId: number; fingerprint: string };
 }
 
 /**
  * The key by its hash with its user's businesses, in one statement and without entities (no identity
  * map, no hydration): a read of Postgres on every request, so a revoke is seen at once everywhere.
  */
-async function lookUpKey(em: EntityManager, keyHash: string): Promise<KeyRow | undefined> {
+async function lookUpKey(em: EntityManager, keyHash: string, idempotencyKey?: string): Promise<KeyRow | undefined> {
   // Times as epoch milliseconds (float8 arrives as a number; the driver hands timestamps over as text).
-  const rows: Array<{ id: number; user_id: number; revoked_ms: number | null; expires_ms: number | null; last_used_ms: number | null; business_ids: number[] | null }> = await em.getConnection().execute(
+  // The Idempotency-Key row is hashed as post-creation.ts hashes it: sha256 of "<userId>:<key>" (the
+  // key is visible ASCII, so its UTF-8 bytes are its characters), within the key's lifetime.
+  const withKey = idempotencyKey !== undefined;
+  const rows: Array<{ id: number; user_id: number; revoked_ms: number | null; expires_ms: number | null; last_used_ms: number | null; business_ids: number[] | null; idem_post_id?: number | null; idem_fingerprint?: string | null }> = await em.getConnection().execute(
     `select k.id, k.user_id,
             (extract(epoch from k.revoked_at) * 1000)::float8 as revoked_ms,
             (extract(epoch from k.expires_at) * 1000)::float8 as expires_ms,
             (extract(epoch from k.last_used_at) * 1000)::float8 as last_used_ms,
-            array_agg(m.business_id) filter (where m.business_id is not null) as business_ids
-     from api_keys k left join memberships m on m.user_id = k.user_id
+            array_agg(m.business_id) filter (where m.business_id is not null) as business_ids${withKey ? `,
+            i.post_id as idem_post_id, i.fingerprint as idem_fingerprint` : ''}
+     from api_keys k left join memberships m on m.user_id = k.user_id${withKey ? `
+     left join lateral (
+       select post_id, fingerprint from idempotency_keys
+       where user_id = k.user_id and key_hash = encode(sha256(convert_to(k.user_id::text || ':' || ?, 'UTF8')), 'hex')
+         and created_at > clock_timestamp() - interval '${IDEMPOTENCY_TTL_HOURS} hours') i on true` : ''}
      where k.key_hash = ?
-     group by k.id`,
-    [keyHash],
+     group by k.id${withKey ? ', i.post_id, i.fingerprint' : ''}`,
+    withKey ? [idempotencyKey, keyHash] : [keyHash],
   );
   const row = rows[0];
   if (!row) return undefined;
   const time = (ms: number | null) => (ms === null ? null : new Date(Number(ms)));
-  return { id: Number(row.id), userId: Number(row.user_id), revokedAt: time(row.revoked_ms), expiresAt: time(row.expires_ms), lastUsedAt: time(row.last_used_ms), businessIds: (row.business_ids ?? []).map(Number) };
+  return {
+    id: Number(row.id),
+    userId: Number(row.user_id),
+    revokedAt: time(row.revoked_ms),
+    expiresAt: time(row.expires_ms),
+    lastUsedAt: time(row.last_used_ms),
+    businessIds: (row.business_ids ?? []).map(Number),
+    ...(row.idem_post_id != null ? { idempotency: { postId: Number(row.idem_post_id), fingerprint: String(row.idem_fingerprint) } } : {}),
+  };
 }
 
 /**

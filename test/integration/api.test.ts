@@ -4,6 +4,9 @@
  */
 import { Post } from '../../src/db/entities';
 import { SocialAccount } from '../../src/db/entities';
+import { createApp, startApp } from '../../src/api/app';
+import { openOrm } from '../../src/db/orm';
+import { createLogger } from '../../src/logger';
 import { call, createHarness, eventually, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(90_000);
@@ -179,6 +182,46 @@ describe('listing', () => {
     const response = await owner.call('POST', '/api/v2/publish/multi-platform', { businessId: owner.businessId, content: `Multi ${Date.now()}`, platforms: ['twitter'] });
     expect(response.status).toBe(202);
     expect(response.body).toMatchObject({ workflowId: expect.stringMatching(new RegExp(`^post-${response.body.id}-[a-z0-9]{8}$`)), platforms: ['twitter'] });
+  });
+});
+
+describe('round trips per create (issue #12)', () => {
+  test('when a post is scheduled with an Idempotency-Key, then the API runs 3 SQL statements for the answer and 1 more to confirm the start', async () => {
+    // An API of its own with an ORM of its own: only its statements are counted (not the worker's).
+    const orm = await openOrm(h.databaseUrl, { pool: { min: 0, max: 5 } });
+    const app = await startApp(createApp({ orm, temporal: h.temporal, redis: h.redis, taskQueue: h.taskQueue, publishers: h.publishers, cipher: h.cipher, logger: createLogger('silent') }), 0);
+    const statements: string[] = [];
+    const knex = orm.em.getConnection().getKnex();
+    const listener = (query: { sql: string }) => statements.push(query.sql.replace(/\s+/g, ' ').trim());
+    const keyed = (body: unknown) => fetch(`${app.url}/api/v2/schedule`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${owner.apiKey}`, 'Content-Type': 'application/json', 'Idempotency-Key': `count-${Date.now()}-${Math.random()}` },
+      body: JSON.stringify(body),
+    });
+    // Warm-up: the key's time of last use is written at most once a minute.
+    expect((await keyed(scheduleBody(owner))).status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    knex.on('query', listener);
+    try {
+      const response = await keyed(scheduleBody(owner));
+      expect(response.status).toBe(201);
+      const { id } = (await response.json()) as { id: number };
+      // The API key with its memberships and the Idempotency-Key's row; the accounts; the insert;
+      // then, not awaited by the answer, the confirmation of the start (group-committed).
+      await eventually(async () => (statements.some((sql) => sql.includes('set workflow_started_at')) ? true : undefined), 5000, 'the start to be confirmed');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(statements).toHaveLength(4);
+      expect(statements[0]).toContain('from api_keys');
+      expect(statements[0]).toContain('idempotency_keys');
+      expect(statements[2]).toContain('insert into posts');
+      expect(statements[3]).toContain('set workflow_started_at');
+      const [row] = await h.orm.em.getConnection().execute('select workflow_started_at from posts where id = ?', [id]);
+      expect(row.workflow_started_at).not.toBeNull();
+    } finally {
+      knex.removeListener('query', listener);
+      await app.stop();
+      await orm.close(true);
+    }
   });
 });
 
