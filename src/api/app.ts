@@ -63,6 +63,9 @@ export interface AppDeps {
   metricsToken?: string;
 }
 
+/** POST /publish, /publish/multi-platform and /schedule (as Express matches them: any case, an optional trailing slash). */
+const CREATING_ROUTES = /^\/(?:schedule|publish|publish\/multi-platform)\/?$/i;
+
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -88,7 +91,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get('/api/v2/openapi.json', (_req, res) => res.json(openApi));
   // One API-key check for the API and the codec, counting failed attempts per client IP.
-  const apiKeyAuth = requireApiKey({ now: deps.now, failures: authFailureLimiter({ redis: deps.redis, logger: deps.logger, settings: deps.authFailureLimit ?? authFailureSettingsFromConfig(loadConfig()) }) });
+  const apiKeyAuth = requireApiKey({ orm: deps.orm, now: deps.now, failures: authFailureLimiter({ redis: deps.redis, logger: deps.logger, settings: deps.authFailureLimit ?? authFailureSettingsFromConfig(loadConfig()) }) });
   const rateLimitSettings = deps.rateLimits ?? loadConfig().rateLimit;
   if (deps.codec) {
     const rateLimit = codecRateLimit({ redis: deps.redis, logger: deps.logger, settings: rateLimitSettings, keyOf: codecCallerKey });
@@ -99,16 +102,20 @@ export function createApp(deps: AppDeps): Express {
   api.use(rememberRouteBase);
   api.use(requireJsonBody);
   api.use(express.json({ limit: '256kb' }));
-  api.use((_req, _res, next) => RequestContext.create(deps.orm.em, next));
+  // A request's own EntityManager (a fork, in AsyncLocalStorage) for the routes that use entities.
+  // The creating routes do not: they run SQL of their own (post-creation.ts, the service's explicit
+  // forks), so a create skips the fork.
+  api.use((req, _res, next) => (req.method === 'POST' && CREATING_ROUTES.test(req.path) ? next() : RequestContext.create(deps.orm.em, next)));
   const oauth = { orm: deps.orm, redis: deps.redis, cipher: deps.cipher, logger: deps.logger, now: deps.now, oauth: deps.oauth ?? oauthSettingsFromConfig(loadConfig()) };
   // The provider sends the browser back without an API key: the one-time state authenticates the callback.
   api.use(oauthCallbackRoutes(oauth));
   api.use(apiKeyAuth);
   api.use(rateLimits({ redis: deps.redis, logger: deps.logger, settings: rateLimitSettings }));
+  // The posts first: the creates are the hot path (their paths are no other router's).
+  api.use(postRoutes(posts, deps.now, idempotencyKey()));
   api.use(accountRoutes({ orm: deps.orm, cipher: deps.cipher }));
   api.use(keyRoutes({ orm: deps.orm, now: deps.now }));
   api.use(oauthStartRoutes(oauth));
-  api.use(postRoutes(posts, deps.now, idempotencyKey()));
   if (deps.sandbox) api.use(sandboxRoutes({ orm: deps.orm, ...deps.sandbox }));
   app.use('/api/v2', api);
 

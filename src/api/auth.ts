@@ -19,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { RequestHandler, Request } from 'express';
 import type { Options } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { RequestContext } from '@mikro-orm/core';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -62,12 +62,13 @@ export function hashApiKey(plain: string): string {
 /** `last_used_at` is written when it is older than this (or unset): one write a minute per key at most. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-export function requireApiKey(options: { failures?: AuthFailureLimiter; now?: () => Date } = {}): RequestHandler {
+export function requireApiKey(options: { failures?: AuthFailureLimiter; now?: () => Date; orm?: MikroORM } = {}): RequestHandler {
   return async (req, res, next) => {
     try {
       const token = bearerToken(req.get('authorization'));
       if (!token) throw new HttpError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".');
-      const em = RequestContext.getEntityManager() as EntityManager;
+      // The request's EntityManager, or (a create runs without one, src/api/app.ts) the ORM's: only its connection is used.
+      const em = (RequestContext.getEntityManager() ?? options.orm?.em) as EntityManager;
       // A keyed POST (the creating routes) has its Idempotency-Key read in the same statement.
       const idempotencyHeader = req.method === 'POST' ? req.get(IDEMPOTENCY_HEADER) : undefined;
       const alsoKey = idempotencyHeader !== undefined && IDEMPOTENCY_KEY_PATTERN.test(idempotencyHeader) ? idempotencyHeader : undefined;
