@@ -2,7 +2,8 @@
  * Scenarios 1 and 4, on one population: a month of scheduled posts created through the API.
  *  - POST /api/v2/schedule latency: the first `scheduleRequests` creates (after a short warm-up).
  *  - The rest of the month is filled in slices, with the worker's memory read after each slice.
- *  - GET /api/v2/scheduled over the whole month, once every post exists.
+ *  - The month view over the whole month, once every post exists: GET /api/v2/calendar, one
+ *    request per view, as the dashboard's calendar reads it (MONTH_VIEW).
  *  - Memory: worker RSS idle → after the posts were created → after each one's first workflow
  *    task (its timer is set and it waits), next to the worker's workflow cache size.
  */
@@ -29,16 +30,20 @@ const MONTH_MS = 30 * 24 * 3600_000;
 const DEFAULT_LIST_LIMIT = 500;
 
 /**
- * The month view: how the bench reads the month, appended to
- * `GET /api/v2/scheduled?businessId=…&from=…&to=…` — the one switch for the list's shape.
- * Since d31e81f/30fd866 the dashboard's calendar reads the lean shape (`view=summary`) in pages of
- * 1,000 by keyset cursor until the last page or 5,000 posts (web/src: SUMMARY_PAGE, CALENDAR_MAX);
- * one month view here is all of those pages, one after the other. The earlier view, one request for
- * the first 500 full posts, is FULL_MONTH_VIEW.
- * `checkMonthViews` needs `posts[]` with `scheduledFor` and `status`: the month's first posts in time
- * order; paged, a `nextCursor` exactly while posts remain.
+ * The month view: how the bench reads the month — the one switch is MONTH_VIEW.
+ * Since issue #12 goal 4 the dashboard's calendar reads ONE `GET /api/v2/calendar` per view: per
+ * day of the business's zone (UTC here) the posts counted by status and the first
+ * VISIBLE_PER_DAY (3) lean summaries; the day dialog ("+N more") reads one day with the paged list.
+ * `checkCalendarViews` holds every view to the month exactly: its days, each day's counts against
+ * the posts created (adding up to all of them) and its first posts in time order.
+ * The earlier shapes of `GET /api/v2/scheduled` stay selectable: LEAN_MONTH_VIEW (the lean list in
+ * pages of 1,000 by keyset cursor, up to 5,000 posts, the calendar before goal 4: 5 requests a view
+ * at 10,000) and FULL_MONTH_VIEW (one request for the first 500 full posts); `checkMonthViews`
+ * needs their `posts[]` with `scheduledFor` and `status`, the month's first posts in time order;
+ * paged, a `nextCursor` exactly while posts remain.
  */
-interface MonthViewShape {
+interface ListMonthView {
+  kind: 'list';
   extraQuery: string;
   label: string;
   pageSize: number;
@@ -46,25 +51,47 @@ interface MonthViewShape {
   paged: boolean;
   maxPosts: number;
 }
-const LEAN_MONTH_VIEW: MonthViewShape = {
+interface CalendarMonthView {
+  kind: 'calendar';
+  /** Not a list query (bench/run.ts prints it when set). */
+  extraQuery: '';
+  label: string;
+  perDay: number;
+}
+type MonthViewShape = ListMonthView | CalendarMonthView;
+export const CALENDAR_MONTH_VIEW: CalendarMonthView = {
+  kind: 'calendar',
+  extraQuery: '',
+  label: 'GET /api/v2/calendar, one request a view: per day the counts by status and the first 3 lean posts, as the dashboard calendar reads it',
+  perDay: 3,
+};
+export const LEAN_MONTH_VIEW: ListMonthView = {
+  kind: 'list',
   extraQuery: '&view=summary&limit=1000',
-  label: 'lean list (view=summary), pages of 1,000 by cursor, up to 5,000 posts, as the dashboard calendar reads it',
+  label: 'GET /api/v2/scheduled, lean list (view=summary), pages of 1,000 by cursor, up to 5,000 posts (the calendar before issue #12 goal 4)',
   pageSize: 1000,
   paged: true,
   maxPosts: 5000,
 };
-export const FULL_MONTH_VIEW: MonthViewShape = { extraQuery: '', label: 'full posts, one request, default limit', pageSize: DEFAULT_LIST_LIMIT, paged: false, maxPosts: DEFAULT_LIST_LIMIT };
+export const FULL_MONTH_VIEW: ListMonthView = { kind: 'list', extraQuery: '', label: 'GET /api/v2/scheduled, full posts, one request, default limit', pageSize: DEFAULT_LIST_LIMIT, paged: false, maxPosts: DEFAULT_LIST_LIMIT };
 
 /** The switch. */
-export const MONTH_VIEW: MonthViewShape = LEAN_MONTH_VIEW;
+export const MONTH_VIEW: MonthViewShape = CALENDAR_MONTH_VIEW;
 
 interface MonthViewRead {
   pages: ApiResponse[];
   posts: Array<{ scheduledFor: string; status: string }>;
+  /** The calendar's answer (kind 'calendar'). */
+  calendar?: CalendarAnswer;
   /** The whole view, first request sent → last page read. */
   ms: number;
-  /** A nextCursor was left (paged), or undefined when a page was not a list. */
+  /** A nextCursor was left (paged), or undefined when a page was not a list (or the calendar not 200). */
   more?: boolean;
+}
+
+interface CalendarAnswer {
+  timezone: string;
+  days: Array<{ date: string; start: string; end: string; total: number; counts: Record<string, number>; matching: number; posts: Array<{ id: number; scheduledFor: string; status: string }> }>;
 }
 
 interface MemoryPoint {
@@ -160,25 +187,44 @@ export async function runApiAndMemoryScenario(
 
   const problems = await checkPopulation(stack, tenant, responses, sizes.waitingPosts);
 
-  log(`list: ${sizes.getRequests} month views (GET /api/v2/scheduled${MONTH_VIEW.extraQuery.replace(/^&/, '?')}${MONTH_VIEW.paged ? ', every page' : ''}) at concurrency ${sizes.concurrency}`);
-  const listPath = `/api/v2/scheduled?businessId=${tenant.businessId}&from=${encodeURIComponent(new Date(monthStart).toISOString())}&to=${encodeURIComponent(new Date(monthStart + MONTH_MS + 60_000).toISOString())}${MONTH_VIEW.extraQuery}`;
+  const view = MONTH_VIEW;
+  // The calendar's days (UTC: the bench business's zone): from the first post's day to the last one's.
+  const firstDay = new Date(monthStart).toISOString().slice(0, 10);
+  const afterLastDay = new Date(Date.parse(`${new Date(monthStart + MONTH_MS).toISOString().slice(0, 10)}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  const listPath =
+    view.kind === 'calendar'
+      ? `/api/v2/calendar?businessId=${tenant.businessId}&from=${firstDay}&to=${afterLastDay}&perDay=${view.perDay}`
+      : `/api/v2/scheduled?businessId=${tenant.businessId}&from=${encodeURIComponent(new Date(monthStart).toISOString())}&to=${encodeURIComponent(new Date(monthStart + MONTH_MS + 60_000).toISOString())}${view.extraQuery}`;
+  log(`month view: ${sizes.getRequests} views at concurrency ${sizes.concurrency}, each ${view.kind === 'calendar' ? `one GET ${listPath.replace(/businessId=\d+&/, '')}` : `GET /api/v2/scheduled${view.extraQuery.replace(/^&/, '?')}${view.paged ? ', every page' : ''}`}`);
   const readMonthView = async (): Promise<MonthViewRead> => {
     const read: MonthViewRead = { pages: [], posts: [], ms: 0 };
     const started = performance.now();
+    if (view.kind === 'calendar') {
+      const answer = await callApi(stack.api.url, tenant.apiKey, 'GET', listPath);
+      read.ms = performance.now() - started;
+      read.pages.push(answer);
+      const body = answer.body as CalendarAnswer | undefined;
+      if (answer.status === 200 && Array.isArray(body?.days)) {
+        read.calendar = body;
+        read.posts = body.days.flatMap((day) => (Array.isArray(day.posts) ? day.posts : []));
+        read.more = false;
+      }
+      return read;
+    }
     let cursor: string | null = null;
     do {
       const page = await callApi(stack.api.url, tenant.apiKey, 'GET', cursor ? `${listPath}&cursor=${encodeURIComponent(cursor)}` : listPath);
       read.pages.push(page);
       const body = page.body as { posts?: MonthViewRead['posts']; nextCursor?: unknown } | undefined;
-      if (page.status !== 200 || !Array.isArray(body?.posts) || (MONTH_VIEW.paged && typeof body.nextCursor !== 'string' && body.nextCursor !== null)) {
+      if (page.status !== 200 || !Array.isArray(body?.posts) || (view.paged && typeof body.nextCursor !== 'string' && body.nextCursor !== null)) {
         read.more = undefined;
         read.ms = performance.now() - started;
         return read;
       }
       read.posts.push(...body.posts);
-      cursor = MONTH_VIEW.paged ? (body.nextCursor as string | null) : null;
+      cursor = view.paged ? (body.nextCursor as string | null) : null;
       read.more = cursor !== null;
-    } while (cursor && read.posts.length < MONTH_VIEW.maxPosts);
+    } while (cursor && read.posts.length < view.maxPosts);
     read.ms = performance.now() - started;
     return read;
   };
@@ -188,8 +234,13 @@ export async function runApiAndMemoryScenario(
   const listSeconds = (performance.now() - listStart) / 1000;
   const listCpu = stopListCpu();
   const lists = views.flatMap((view) => view?.pages ?? []);
-  const expectedRows = Math.min(MONTH_VIEW.paged ? MONTH_VIEW.maxPosts : MONTH_VIEW.pageSize, sizes.waitingPosts);
-  const listProblems = checkMonthViews(views, expectedRows, slots, MONTH_VIEW.paged ? sizes.waitingPosts > expectedRows : undefined);
+  // The posts a view accounts for: the calendar counts every post of the month (and lists the first of each day).
+  const expectedRows = view.kind === 'calendar' ? sizes.waitingPosts : Math.min(view.paged ? view.maxPosts : view.pageSize, sizes.waitingPosts);
+  const listProblems =
+    view.kind === 'calendar'
+      ? checkCalendarViews(views, slots, view.perDay, firstDay, afterLastDay)
+      : checkMonthViews(views, expectedRows, slots, view.paged ? sizes.waitingPosts > expectedRows : undefined);
+  const listedPerView = view.kind === 'calendar' ? round((views.find((v) => v?.calendar)?.posts.length ?? 0), 0) : expectedRows;
   const peak = meters.memory.peak(startedAt);
 
   const timedStats = summarize(okLatencies(timed));
@@ -215,7 +266,7 @@ export async function runApiAndMemoryScenario(
     failedChecks: problems.population.length + firstTasks.problems.length > 0,
   };
   meters.figures.monthView = {
-    request: `GET /api/v2/scheduled, ${MONTH_VIEW.label}; ${thousands(sizes.getRequests)} views @${sizes.concurrency}, month of ${thousands(sizes.waitingPosts)}`,
+    request: `${view.label}; ${thousands(sizes.getRequests)} views @${sizes.concurrency}, month of ${thousands(sizes.waitingPosts)}`,
     views: views.length,
     requests: lists.length,
     postsPerView: expectedRows,
@@ -236,11 +287,17 @@ export async function runApiAndMemoryScenario(
       problems: problems.timed,
     },
     {
-      scenario: 'API: GET /api/v2/scheduled (month view)',
-      load: `${thousands(sizes.getRequests)} month views @${sizes.concurrency} (${round(pagesPerView, 1)} requests each, ${MONTH_VIEW.extraQuery ? MONTH_VIEW.extraQuery.replace(/^&/, '') : 'full posts, default limit'}), month holds ${thousands(sizes.waitingPosts)} posts`,
+      scenario: view.kind === 'calendar' ? 'API: GET /api/v2/calendar (month view)' : 'API: GET /api/v2/scheduled (month view)',
+      load:
+        view.kind === 'calendar'
+          ? `${thousands(sizes.getRequests)} month views @${sizes.concurrency} (${round(pagesPerView, 1)} request each: ${firstDay} to ${afterLastDay}, perDay=${view.perDay}), month holds ${thousands(sizes.waitingPosts)} posts`
+          : `${thousands(sizes.getRequests)} month views @${sizes.concurrency} (${round(pagesPerView, 1)} requests each, ${view.extraQuery ? view.extraQuery.replace(/^&/, '') : 'full posts, default limit'}), month holds ${thousands(sizes.waitingPosts)} posts`,
       result:
-        `view ${latencyText(viewStats)} · request ${latencyText(listStats)} · ${round(lists.length / listSeconds, 0)} req/s · ${thousands(expectedRows)} posts per view · ` +
+        `view ${latencyText(viewStats)} · request ${latencyText(listStats)} · ${round(lists.length / listSeconds, 0)} req/s · ` +
+        (view.kind === 'calendar' ? `${thousands(expectedRows)} posts counted, ${thousands(listedPerView)} listed per view · ` : `${thousands(expectedRows)} posts per view · `) +
         `API CPU ${mb(apiCpuMsPerList)} ms per request, ${mb(apiCpuMsPerView)} ms per view`,
+      target: 'request p99 < 100 ms',
+      targetMet: listStats.p99 < 100 && listProblems.length === 0,
       problems: listProblems,
     },
     {
@@ -275,7 +332,9 @@ export async function runApiAndMemoryScenario(
         schedule: { requests: timed.length, concurrency: sizes.concurrency, seconds: round(timedSeconds, 2), requestsPerSecond: round(scheduleRate, 1), latencyMs: roundSummary(timedStats) },
         fill: { requests: fill.length, seconds: round(fillSeconds, 2), requestsPerSecond: round(fill.length / fillSeconds, 1), latencyMs: roundSummary(fillStats) },
         list: {
-          monthView: MONTH_VIEW,
+          monthView: view,
+          path: listPath.replace(/businessId=\d+&/, ''),
+          postsListedPerView: listedPerView,
           views: views.length,
           requests: lists.length,
           seconds: round(listSeconds, 2),
@@ -413,5 +472,60 @@ function checkMonthViews(views: Array<MonthViewRead | undefined>, expectedRows: 
   }
   if (views.length === 0) problems.push('no month view ran');
   if (wrong > 0) problems.push(`${wrong} of ${views.length} month views were not the month's first ${expectedRows} waiting posts in time order${moreExpected === undefined ? '' : `, with ${moreExpected ? 'a' : 'no'} nextCursor left`}`);
+  return problems;
+}
+
+/**
+ * Every calendar view answered 200 with the month exactly: one day per date from `firstDay` to the
+ * day before `afterLastDay`, each from UTC midnight to the next (the bench business's zone is UTC);
+ * each day's total and counts equal the posts created for it (all waiting, so `scheduled` = total =
+ * matching), adding up to every post created; and its posts are the day's first `perDay` in time order.
+ */
+function checkCalendarViews(views: Array<MonthViewRead | undefined>, slots: number[], perDay: number, firstDay: string, afterLastDay: string): string[] {
+  const problems: string[] = [];
+  const byDay = new Map<string, number[]>();
+  for (const slot of [...slots].sort((a, b) => a - b)) {
+    const key = new Date(slot).toISOString().slice(0, 10);
+    byDay.set(key, [...(byDay.get(key) ?? []), slot]);
+  }
+  const dates: string[] = [];
+  for (let ms = Date.parse(`${firstDay}T00:00:00Z`); ms < Date.parse(`${afterLastDay}T00:00:00Z`); ms += 86_400_000) dates.push(new Date(ms).toISOString().slice(0, 10));
+  // Per reason: how many views had it, and the first example.
+  const reasons = new Map<string, { views: number; example: string }>();
+  for (const view of views) {
+    const found = new Map<string, string>();
+    const wrong = (reason: string, example = '') => {
+      if (!found.has(reason)) found.set(reason, example);
+    };
+    const calendar = view?.calendar;
+    if (!calendar) wrong('not a calendar', `answered ${view?.pages[0]?.status ?? 'nothing'}`);
+    else if (calendar.days.map((day) => day.date).join() !== dates.join()) {
+      wrong('other days than the month\'s', `${calendar.days[0]?.date}…${calendar.days.at(-1)?.date} (${calendar.days.length}), expected ${dates[0]}…${dates.at(-1)} (${dates.length})`);
+    } else {
+      if (calendar.timezone !== 'UTC') wrong('not the business\'s zone', calendar.timezone);
+      const sum = calendar.days.reduce((total, day) => total + day.total, 0);
+      if (sum !== slots.length) wrong(`the days' totals do not add up to the ${slots.length} posts created`, String(sum));
+      for (const day of calendar.days) {
+        const expected = byDay.get(day.date) ?? [];
+        const nextMidnight = new Date(Date.parse(`${day.date}T00:00:00Z`) + 86_400_000).toISOString();
+        if (day.start !== `${day.date}T00:00:00.000Z` || day.end !== nextMidnight) wrong('a day not from UTC midnight to the next', `${day.date}: ${day.start}–${day.end}`);
+        const otherStatuses = Object.entries(day.counts).filter(([status, count]) => status !== 'scheduled' && count !== 0);
+        if (day.total !== expected.length || day.counts.scheduled !== expected.length || day.matching !== expected.length || otherStatuses.length > 0) {
+          wrong('a day\'s counts other than the posts created for it', `${day.date}: total ${day.total}, matching ${day.matching}, ${JSON.stringify(day.counts)}; created ${expected.length}`);
+        }
+        const first = expected.slice(0, perDay);
+        const times = day.posts.map((post) => Date.parse(post.scheduledFor));
+        if (times.length !== first.length || times.some((t, i) => t !== first[i]) || day.posts.some((post) => post.status !== 'scheduled')) {
+          wrong(`a day's posts not its first ${perDay} waiting ones in time order`, day.date);
+        }
+      }
+    }
+    for (const [reason, example] of found) {
+      const seen = reasons.get(reason);
+      reasons.set(reason, { views: (seen?.views ?? 0) + 1, example: seen?.example ?? example });
+    }
+  }
+  if (views.length === 0) problems.push('no month view ran');
+  for (const [reason, { views: count, example }] of reasons) problems.push(`${count} of ${views.length} calendar views: ${reason}${example ? ` (e.g. ${example})` : ''}`);
   return problems;
 }
