@@ -77,6 +77,12 @@ export const FULL_MONTH_VIEW: ListMonthView = { kind: 'list', extraQuery: '', la
 
 /** The switch. */
 export const MONTH_VIEW: MonthViewShape = CALENDAR_MONTH_VIEW;
+/**
+ * Read the month this way too, right after MONTH_VIEW (same posts, same run: the change measured
+ * side by side on a shared machine); undefined to leave it out. At 10,000 posts about 1,500
+ * requests (5 a view), some 40 s of a full run; a quick run's 2 a view, a few seconds.
+ */
+export const COMPARE_MONTH_VIEW: ListMonthView | undefined = LEAN_MONTH_VIEW;
 
 interface MonthViewRead {
   pages: ApiResponse[];
@@ -191,16 +197,17 @@ export async function runApiAndMemoryScenario(
   // The calendar's days (UTC: the bench business's zone): from the first post's day to the last one's.
   const firstDay = new Date(monthStart).toISOString().slice(0, 10);
   const afterLastDay = new Date(Date.parse(`${new Date(monthStart + MONTH_MS).toISOString().slice(0, 10)}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-  const listPath =
-    view.kind === 'calendar'
-      ? `/api/v2/calendar?businessId=${tenant.businessId}&from=${firstDay}&to=${afterLastDay}&perDay=${view.perDay}`
-      : `/api/v2/scheduled?businessId=${tenant.businessId}&from=${encodeURIComponent(new Date(monthStart).toISOString())}&to=${encodeURIComponent(new Date(monthStart + MONTH_MS + 60_000).toISOString())}${view.extraQuery}`;
+  const pathOf = (shape: MonthViewShape) =>
+    shape.kind === 'calendar'
+      ? `/api/v2/calendar?businessId=${tenant.businessId}&from=${firstDay}&to=${afterLastDay}&perDay=${shape.perDay}`
+      : `/api/v2/scheduled?businessId=${tenant.businessId}&from=${encodeURIComponent(new Date(monthStart).toISOString())}&to=${encodeURIComponent(new Date(monthStart + MONTH_MS + 60_000).toISOString())}${shape.extraQuery}`;
+  const listPath = pathOf(view);
   log(`month view: ${sizes.getRequests} views at concurrency ${sizes.concurrency}, each ${view.kind === 'calendar' ? `one GET ${listPath.replace(/businessId=\d+&/, '')}` : `GET /api/v2/scheduled${view.extraQuery.replace(/^&/, '?')}${view.paged ? ', every page' : ''}`}`);
-  const readMonthView = async (): Promise<MonthViewRead> => {
+  const readMonthView = (shape: MonthViewShape, path: string) => async (): Promise<MonthViewRead> => {
     const read: MonthViewRead = { pages: [], posts: [], ms: 0 };
     const started = performance.now();
-    if (view.kind === 'calendar') {
-      const answer = await callApi(stack.api.url, tenant.apiKey, 'GET', listPath);
+    if (shape.kind === 'calendar') {
+      const answer = await callApi(stack.api.url, tenant.apiKey, 'GET', path);
       read.ms = performance.now() - started;
       read.pages.push(answer);
       const body = answer.body as CalendarAnswer | undefined;
@@ -213,24 +220,47 @@ export async function runApiAndMemoryScenario(
     }
     let cursor: string | null = null;
     do {
-      const page = await callApi(stack.api.url, tenant.apiKey, 'GET', cursor ? `${listPath}&cursor=${encodeURIComponent(cursor)}` : listPath);
+      const page = await callApi(stack.api.url, tenant.apiKey, 'GET', cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : path);
       read.pages.push(page);
       const body = page.body as { posts?: MonthViewRead['posts']; nextCursor?: unknown } | undefined;
-      if (page.status !== 200 || !Array.isArray(body?.posts) || (view.paged && typeof body.nextCursor !== 'string' && body.nextCursor !== null)) {
+      if (page.status !== 200 || !Array.isArray(body?.posts) || (shape.paged && typeof body.nextCursor !== 'string' && body.nextCursor !== null)) {
         read.more = undefined;
         read.ms = performance.now() - started;
         return read;
       }
       read.posts.push(...body.posts);
-      cursor = view.paged ? (body.nextCursor as string | null) : null;
+      cursor = shape.paged ? (body.nextCursor as string | null) : null;
       read.more = cursor !== null;
-    } while (cursor && read.posts.length < view.maxPosts);
+    } while (cursor && read.posts.length < shape.maxPosts);
     read.ms = performance.now() - started;
     return read;
   };
+  /** The same views read the way the calendar read them before (same posts, right after): the change in one run. */
+  const runListComparison = async (shape: ListMonthView, path: string) => {
+    log(`month view as before: ${sizes.getRequests} views, each GET /api/v2/scheduled${shape.extraQuery.replace(/^&/, '?')}${shape.paged ? ', every page' : ''}`);
+    const started = performance.now();
+    const stopCpu = meters.cpu.start('API: month views (paged list, before)');
+    const read = await runPool(sizes.getRequests, sizes.concurrency, readMonthView(shape, path));
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = stopCpu();
+    const pages = read.flatMap((v) => v?.pages ?? []);
+    const rows = Math.min(shape.paged ? shape.maxPosts : shape.pageSize, sizes.waitingPosts);
+    return {
+      shape,
+      views: read.length,
+      requests: pages.length,
+      seconds,
+      rows,
+      requestStats: summarize(okLatencies(pages)),
+      viewStats: summarize(read.filter((v): v is MonthViewRead => v?.more !== undefined).map((v) => v.ms)),
+      apiCpuMsPerRequest: perItem(cpu.cpuMs.api, pages.length),
+      apiCpuMsPerView: perItem(cpu.cpuMs.api, read.length),
+      problems: checkMonthViews(read, rows, slots, shape.paged ? sizes.waitingPosts > rows : undefined),
+    };
+  };
   const listStart = performance.now();
   const stopListCpu = meters.cpu.start('API: month views');
-  const views = await runPool(sizes.getRequests, sizes.concurrency, readMonthView);
+  const views = await runPool(sizes.getRequests, sizes.concurrency, readMonthView(view, listPath));
   const listSeconds = (performance.now() - listStart) / 1000;
   const listCpu = stopListCpu();
   const lists = views.flatMap((view) => view?.pages ?? []);
@@ -241,6 +271,7 @@ export async function runApiAndMemoryScenario(
       ? checkCalendarViews(views, slots, view.perDay, firstDay, afterLastDay)
       : checkMonthViews(views, expectedRows, slots, view.paged ? sizes.waitingPosts > expectedRows : undefined);
   const listedPerView = view.kind === 'calendar' ? round((views.find((v) => v?.calendar)?.posts.length ?? 0), 0) : expectedRows;
+  const before = COMPARE_MONTH_VIEW && COMPARE_MONTH_VIEW !== view ? await runListComparison(COMPARE_MONTH_VIEW, pathOf(COMPARE_MONTH_VIEW)) : undefined;
   const peak = meters.memory.peak(startedAt);
 
   const timedStats = summarize(okLatencies(timed));
@@ -300,6 +331,18 @@ export async function runApiAndMemoryScenario(
       targetMet: listStats.p99 < 100 && listProblems.length === 0,
       problems: listProblems,
     },
+    ...(before
+      ? [
+          {
+            scenario: 'API: GET /api/v2/scheduled (month view as before, same posts)',
+            load: `${thousands(before.views)} month views @${sizes.concurrency} (${round(before.requests / Math.max(1, before.views), 1)} requests each, ${before.shape.extraQuery.replace(/^&/, '')})`,
+            result:
+              `view ${latencyText(before.viewStats)} · request ${latencyText(before.requestStats)} · ${round(before.requests / before.seconds, 0)} req/s · ${thousands(before.rows)} posts per view · ` +
+              `API CPU ${mb(before.apiCpuMsPerRequest)} ms per request, ${mb(before.apiCpuMsPerView)} ms per view`,
+            problems: before.problems,
+          },
+        ]
+      : []),
     {
       scenario: 'Memory: posts waiting on timers',
       load: `${thousands(sizes.waitingPosts)} posts scheduled ${Math.round((monthStart - Date.now()) / 3600_000)} h–30 d ahead`,
@@ -344,6 +387,17 @@ export async function runApiAndMemoryScenario(
           requestLatencyMs: roundSummary(listStats),
           apiCpuMsPerRequest: apiCpuMsPerList === undefined ? null : round(apiCpuMsPerList, 1),
           apiCpuMsPerView: apiCpuMsPerView === undefined ? null : round(apiCpuMsPerView, 1),
+          before: before && {
+            monthView: before.shape,
+            views: before.views,
+            requests: before.requests,
+            seconds: round(before.seconds, 2),
+            postsPerView: before.rows,
+            viewLatencyMs: roundSummary(before.viewStats),
+            requestLatencyMs: roundSummary(before.requestStats),
+            apiCpuMsPerRequest: before.apiCpuMsPerRequest === undefined ? null : round(before.apiCpuMsPerRequest, 1),
+            apiCpuMsPerView: before.apiCpuMsPerView === undefined ? null : round(before.apiCpuMsPerView, 1),
+          },
         },
         memory,
         rssPer1000WaitingMb: slope,
