@@ -22,8 +22,12 @@ RUN npx vite build web
 
 # ---- runtime: production dependencies and compiled code only ----
 FROM node:20-bookworm-slim
+# MALLOC_ARENA_MAX=2: glibc gives each thread of the Temporal core (Rust) a malloc arena of its own
+# otherwise, up to 8 per core; with 2 a worker holding 10,000 waiting posts keeps ~40 MB in malloc
+# instead of ~115 MB (docs/BENCHMARK.md). Read by glibc at process start, so it is set here.
 ENV NODE_ENV=production \
-    HOST=0.0.0.0
+    HOST=0.0.0.0 \
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -196,8 +196,11 @@ async function childEnvironment(inputs: EnvInputs): Promise<Record<string, strin
     const value = process.env[name];
     if (/^(WORKER_MAX_|PLATFORM_HTTP_TIMEOUT_MS$)/.test(name) && value !== undefined) env[name] = value;
   }
-  // glibc's malloc tuning must be in the environment before a process starts (bench/memory.ts measures it).
-  if (process.env.MALLOC_ARENA_MAX !== undefined) env.MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX;
+  // glibc's malloc tuning (MALLOC_ARENA_MAX, MALLOC_TRIM_THRESHOLD_, …) must be in the environment before a
+  // process starts: 2 arenas as the image and the npm scripts run Herald (MALLOC_ARENA_MAX=16 here is glibc's
+  // default on 2 cores, to measure without), other MALLOC_* variables passed on for trying them.
+  env.MALLOC_ARENA_MAX = HERALD_MALLOC_ARENA_MAX;
+  for (const [name, value] of Object.entries(process.env)) if (/^MALLOC_[A-Z_]+$/.test(name) && value !== undefined) env[name] = value;
   return env;
 }
 
@@ -209,7 +212,17 @@ export function lastMonthsLinkedInVersion(): string {
   return `${date.getUTCFullYear()}${String(date.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
-/** `node --import tsx <script>` with node itself as the child (not a wrapper), output to a log file. */
+/**
+ * glibc's malloc arenas for a Herald process (Dockerfile, package.json start scripts, the bench and
+ * the soak): the Temporal core's Rust threads otherwise get an arena each (up to 8 per core), which
+ * held ~115 MB of a worker's RSS with 10,000 waiting posts against ~40 MB with 2 (bench --only=memory).
+ */
+export const HERALD_MALLOC_ARENA_MAX = '2';
+
+/**
+ * `node --import tsx <script>` with node itself as the child (not a wrapper), output to a log file;
+ * MALLOC_ARENA_MAX=2 unless `env` says otherwise.
+ */
 export function spawnNode(name: string, args: string[], env: Record<string, string>, logDir: string, stdout: 'log' | 'pipe' = 'log', cwd = projectRoot): BenchChild {
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
@@ -219,7 +232,7 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
     const profile = process.env.BENCH_CPU_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, `profile-${name}`)}`] : [];
     // Compiled JavaScript (a .js script) runs without the TypeScript loader.
     const loader = args.some((arg) => arg.endsWith('.js')) ? [] : ['--import', 'tsx'];
-    child = spawn(process.execPath, [...profile, ...loader, ...args], { cwd, env, stdio: ['ignore', stdout === 'pipe' ? 'pipe' : fd, fd] });
+    child = spawn(process.execPath, [...profile, ...loader, ...args], { cwd, env: { MALLOC_ARENA_MAX: HERALD_MALLOC_ARENA_MAX, ...env }, stdio: ['ignore', stdout === 'pipe' ? 'pipe' : fd, fd] });
   } finally {
     closeSync(fd);
   }
