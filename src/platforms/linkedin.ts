@@ -22,6 +22,7 @@ import {
   type Publisher,
   type PublisherCredentials,
 } from './publisher';
+import { fetchHttp, type PlatformHttp, type PlatformResponse } from './http';
 
 export interface LinkedInPublisherOptions {
   baseUrl: string;
@@ -33,6 +34,8 @@ export interface LinkedInPublisherOptions {
   throttleBackoffMs?: number;
   /** The most pages (of 100) one lookup reads before it gives up as unknown. Default 20. */
   lookupMaxPages?: number;
+  /** Default: the global fetch (./http.ts). */
+  http?: PlatformHttp;
 }
 
 /** LinkedIn's error body (`serviceErrorCode` is absent on some errors). */
@@ -234,7 +237,7 @@ export class LinkedInPublisher implements Publisher {
     path: string,
     credentials: PublisherCredentials,
     { body, finder }: { body?: unknown; finder?: boolean },
-  ): Promise<Response> {
+  ): Promise<PlatformResponse> {
     const headers: Record<string, string> = {
       Authorization: `Bearer ${credentials.accessToken}`,
       'LinkedIn-Version': this.options.apiVersion,
@@ -243,11 +246,11 @@ export class LinkedInPublisher implements Publisher {
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (finder) headers['X-RestLi-Method'] = 'FINDER';
     try {
-      return await fetch(`${this.options.baseUrl}${path}`, {
+      return await (this.options.http ?? fetchHttp)(`${this.options.baseUrl}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        timeoutMs: this.options.timeoutMs,
       });
     } catch (err) {
       throw classifyNetworkError('LinkedIn', err);
@@ -338,7 +341,7 @@ function commentsPath(rootUrn: string): string {
 }
 
 /** The id LinkedIn puts in `x-restli-id`, which may be URL-encoded. */
-function restliId(response: Response): string | undefined {
+function restliId(response: PlatformResponse): string | undefined {
   const raw = response.headers.get('x-restli-id');
   if (!raw) return undefined;
   try {
@@ -381,11 +384,11 @@ function redact(text: string, secret: string): string {
   return secret ? text.split(secret).join('[redacted]') : text;
 }
 
-async function discardBody(response: Response): Promise<void> {
+async function discardBody(response: PlatformResponse): Promise<void> {
   await response.arrayBuffer().catch(() => undefined);
 }
 
-async function readJson<T>(response: Response): Promise<T> {
+async function readJson<T>(response: PlatformResponse): Promise<T> {
   try {
     return (await response.json()) as T;
   } catch (err) {
@@ -394,7 +397,7 @@ async function readJson<T>(response: Response): Promise<T> {
 }
 
 /** LinkedIn may answer 201 with or without a body; either is a success. */
-async function readJsonOrEmpty<T extends object>(response: Response): Promise<Partial<T>> {
+async function readJsonOrEmpty<T extends object>(response: PlatformResponse): Promise<Partial<T>> {
   const text = await response.text().catch(() => '');
   try {
     const parsed: unknown = text ? JSON.parse(text) : {};
@@ -404,7 +407,7 @@ async function readJsonOrEmpty<T extends object>(response: Response): Promise<Pa
   }
 }
 
-async function readError(response: Response): Promise<LinkedInError> {
+async function readError(response: PlatformResponse): Promise<LinkedInError> {
   try {
     const parsed: unknown = await response.json();
     return typeof parsed === 'object' && parsed !== null ? (parsed as LinkedInError) : {};

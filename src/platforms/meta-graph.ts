@@ -5,6 +5,10 @@
  * when a throttled app may call again. Wire facts: shared/spec/PLATFORMS.md.
  */
 import { classifyNetworkError, PLATFORM_CLOCK_SKEW_MS, PublishError, type PublisherCredentials } from './publisher';
+import { fetchHttp, type PlatformHttp, type PlatformResponse } from './http';
+
+/** A response's headers, as fetch's Headers and ./http.ts read them. */
+type HeaderReader = PlatformResponse['headers'];
 
 export interface MetaGraphPublisherOptions {
   baseUrl: string;
@@ -17,6 +21,8 @@ export interface MetaGraphPublisherOptions {
   throttleBackoffMs?: number;
   /** The most pages (of 100) one lookup of a list reads before it gives up as unknown. Default 20. */
   lookupMaxPages?: number;
+  /** Default: the global fetch (./http.ts). */
+  http?: PlatformHttp;
 }
 
 /** A list edge's answer: `paging.next` is there while another page may follow (cursor-based paging). */
@@ -112,15 +118,15 @@ export class GraphClient {
     form: URLSearchParams | undefined,
     effect: GraphEffect,
   ): Promise<T> {
-    let response: Response;
+    let response: PlatformResponse;
     let text: string;
     try {
       // The token goes in a header, never in the URL, so that no access log ever holds it.
-      response = await fetch(`${this.options.baseUrl}/${this.options.apiVersion}${path}`, {
+      response = await (this.options.http ?? fetchHttp)(`${this.options.baseUrl}/${this.options.apiVersion}${path}`, {
         method,
         headers: { Authorization: `Bearer ${credentials.accessToken}` },
         body: form,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        timeoutMs: this.options.timeoutMs,
       });
       text = await response.text();
     } catch (err) {
@@ -158,7 +164,7 @@ export function classifyGraphError(
   platformName: GraphPlatform,
   httpStatus: number,
   error: GraphError,
-  headers: Headers,
+  headers: HeaderReader,
   context: ClassifyContext,
 ): PublishError {
   const code = error.code ?? 0;
@@ -218,7 +224,7 @@ function refusal(platformName: GraphPlatform, code: number, what: string, contex
  * Milliseconds until Meta expects access again: the largest `estimated_time_to_regain_access`
  * (minutes) in `X-Business-Use-Case-Usage` or `X-App-Usage`; undefined when none is above zero.
  */
-export function regainAccessMs(headers: Headers): number | undefined {
+export function regainAccessMs(headers: HeaderReader): number | undefined {
   const minutes = [...usageEntries(headers.get('x-business-use-case-usage')), ...usageEntries(headers.get('x-app-usage'))]
     .map((entry) => Number(entry.estimated_time_to_regain_access))
     .filter((value) => Number.isFinite(value) && value > 0);

@@ -17,6 +17,7 @@ import {
   type Publisher,
   type PublisherCredentials,
 } from './publisher';
+import { fetchHttp, type PlatformHttp, type PlatformResponse } from './http';
 
 export interface XPublisherOptions {
   baseUrl: string;
@@ -24,6 +25,8 @@ export interface XPublisherOptions {
   now?: () => number;
   /** The most timeline pages (of 100) one lookup reads before it gives up as unknown. Default 20. */
   lookupMaxPages?: number;
+  /** Default: the global fetch (./http.ts). */
+  http?: PlatformHttp;
 }
 
 interface XProblem {
@@ -135,23 +138,23 @@ export class XPublisher implements Publisher {
     return createdAfterFirstSend(tweet.created_at ? Date.parse(tweet.created_at) : undefined, part.notBefore);
   }
 
-  private async request(method: 'GET' | 'POST', path: string, credentials: PublisherCredentials, body?: unknown): Promise<Response> {
+  private async request(method: 'GET' | 'POST', path: string, credentials: PublisherCredentials, body?: unknown): Promise<PlatformResponse> {
     try {
-      return await fetch(`${this.options.baseUrl}${path}`, {
+      return await (this.options.http ?? fetchHttp)(`${this.options.baseUrl}${path}`, {
         method,
         headers: {
           Authorization: `Bearer ${credentials.accessToken}`,
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        timeoutMs: this.options.timeoutMs,
       });
     } catch (err) {
       throw classifyNetworkError('X', err);
     }
   }
 
-  private async classify(response: Response): Promise<PublishError> {
+  private async classify(response: PlatformResponse): Promise<PublishError> {
     const problem = await readProblem(response);
     // X puts the specific reason ("…text is too long…") in errors[].message; detail is often generic.
     const said = problem.errors?.[0]?.message ?? problem.detail ?? problem.title ?? response.statusText;
@@ -177,7 +180,7 @@ export class XPublisher implements Publisher {
     return new PublishError('rejected', `X refused the post (${httpStatus}). X said: ${said}`, { httpStatus });
   }
 
-  private classifyThrottle(response: Response, problem: XProblem, said: string): PublishError {
+  private classifyThrottle(response: PlatformResponse, problem: XProblem, said: string): PublishError {
     if (/usage-capped/.test(problem.type ?? '')) {
       return new PublishError('rejected', `The X app's usage cap is reached; publishing resumes when X resets it. X said: ${said}`, {
         httpStatus: 429,
@@ -217,7 +220,7 @@ export function xComparableText(text: string): string {
   return comparableText(result + normalised.slice(cursor));
 }
 
-async function readJson<T>(response: Response, platformName: string): Promise<T> {
+async function readJson<T>(response: PlatformResponse, platformName: string): Promise<T> {
   try {
     return (await response.json()) as T;
   } catch (err) {
@@ -225,7 +228,7 @@ async function readJson<T>(response: Response, platformName: string): Promise<T>
   }
 }
 
-async function readProblem(response: Response): Promise<XProblem> {
+async function readProblem(response: PlatformResponse): Promise<XProblem> {
   try {
     const parsed: unknown = await response.json();
     return typeof parsed === 'object' && parsed !== null ? (parsed as XProblem) : {};
