@@ -213,6 +213,12 @@ export async function runMemoryScenario(
   // After the cache is full, more waiting posts should cost nothing: the steps past the first 1,000.
   const later = steps.slice(2).map((s) => s.workerMbPer1000).filter((v): v is number => v !== undefined);
   const laterMean = later.length ? round(later.reduce((a, b) => a + b, 0) / later.length, 1) : undefined;
+  // One reading swings by tens of MB with the V8 heaps' garbage (a major GC or not just before it):
+  // the readings once the cache is full (from 2,000 waiting) give the level and the swing.
+  const settled = steps.filter((s) => s.waitingPosts >= 2000).map((s) => s.worker?.rssMb).filter((v): v is number => v !== undefined);
+  const settledText = settled.length
+    ? `; from 2,000 waiting on, ${settled.length} readings: mean ${round(settled.reduce((a, b) => a + b, 0) / settled.length, 0)} · min ${Math.min(...settled)} · max ${Math.max(...settled)} MB`
+    : '';
   return {
     id: 'memory',
     rows: [
@@ -223,13 +229,13 @@ export async function runMemoryScenario(
           `worker RSS ${idle.worker?.rssMb} → ${last.worker?.rssMb} MB (peak ${peak.worker} MB; cache ${last.stickyCacheSize ?? '?'}; ` +
           `anon ${last.worker?.anonMb} · file ${last.worker?.fileMb} · malloc arenas ${last.worker?.arenasMb} in ${last.worker?.arenas} · brk ${last.worker?.brkMb} · ` +
           `main heap ${last.workerHeapUsedMb}/${last.workerHeapTotalMb} · external ${last.workerExternalMb} MB); ` +
-          `per 1,000 waiting: +${slope} MB from idle, +${laterMean} MB a step after the first 1,000; API ${idle.apiRssMb} → ${last.apiRssMb} MB`,
+          `per 1,000 waiting: +${slope} MB from idle, +${laterMean} MB a step after the first 1,000${settledText}; API ${idle.apiRssMb} → ${last.apiRssMb} MB`,
         target: 'worker RSS < 300 MB, API < 250 MB',
         targetMet: (last.worker?.rssMb ?? Infinity) < 300 && (last.apiRssMb ?? Infinity) < 250,
         problems,
       },
     ],
-    data: { steps, peakRssMb: peak, workerMbPer1000FromIdle: slope, workerMbPer1000AfterFirst: laterMean },
+    data: { steps, peakRssMb: peak, workerMbPer1000FromIdle: slope, workerMbPer1000AfterFirst: laterMean, workerRssFrom2000Mb: settled },
   };
 }
 
