@@ -17,6 +17,7 @@ import {
   setHandler,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { FailureClass, PostStatus } from '../src/domain/types';
@@ -70,9 +71,16 @@ let startedAsVersion = 0;
  * input, which is in its history: no marker. Each `patched()` records a marker and upserts the
  * TemporalChangeVersion search attribute, two more commands for the engine in every post (measured
  * with `npm run bench`: docs/PROFILE-WORKER.md); older runs keep deciding with it, as when they were recorded.
+ *
+ * Replaying, a version-3 run still calls `patched()`: a worker from before version 3 may have run part
+ * of it (it ignores the version and took every behaviour through `patched()`, recording markers), and
+ * a marker in history must meet its call. Replaying, `patched()` records nothing when the marker is
+ * absent, and the behaviour is the same either way.
  */
 function has(behaviour: Behaviour): boolean {
-  return startedAsVersion >= ALL_BEHAVIOURS_SINCE || patched(behaviour);
+  if (startedAsVersion < ALL_BEHAVIOURS_SINCE) return patched(behaviour);
+  if (workflowInfo().unsafe.isReplaying) patched(behaviour);
+  return true;
 }
 
 /**
