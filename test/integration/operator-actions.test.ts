@@ -47,6 +47,11 @@ async function reconcileNow(options: { orphanSweep?: boolean } = {}) {
   });
 }
 
+/** The run's close, bounded: the post's stored state can be seen a moment before it. */
+async function runClosedAs(handle: ReturnType<Harness['temporal']['workflow']['getHandle']>, status: string) {
+  await eventually(async () => ((await handle.describe()).status.name === status ? true : undefined), 15_000, `run ${handle.workflowId} to be ${status}`);
+}
+
 const tweetsWith = (content: string) => h.fakeX.tweetsBy(tenant.xUserId).filter((t) => t.text === content);
 
 describe('cancel, terminate and reset in Temporal', () => {
@@ -59,7 +64,8 @@ describe('cancel, terminate and reset in Temporal', () => {
 
     const done = await postInState(post.id, ['cancelled']);
     expect(done.targets[0].status).toBe('cancelled');
-    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    // The state is written before the run closes (its last task follows the write): wait for the close.
+    await runClosedAs(handle, 'CANCELLED');
     expect(tweetsWith(content)).toHaveLength(0);
   });
 
@@ -134,7 +140,8 @@ describe('cancel, terminate and reset in Temporal', () => {
     await handle.cancel();
 
     const done = await postInState(started.body.id, ['partially_published', 'cancelled']);
-    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    // The state is written before the run closes (its last task follows the write): wait for the close.
+    await runClosedAs(handle, 'CANCELLED');
     const live = done.targets[0].parts.filter((p: { platformPostId: string | null }) => p.platformPostId !== null);
     expect(live.length).toBeGreaterThanOrEqual(2);
     expect(live.length).toBeLessThan(5);
