@@ -120,7 +120,7 @@ async function main(): Promise<number> {
     environment.workerSettings = stack.workerSettings;
     environment.childEnv = stack.childEnv;
     environment.notes.push(
-      `Month view request (GET /api/v2/scheduled, the switch is MONTH_VIEW in bench/api-latency.ts): ${MONTH_VIEW.label}${MONTH_VIEW.extraQuery ? `, query \`${MONTH_VIEW.extraQuery.replace(/^&/, '')}\`` : ''}.`,
+      `Month view (the switch is MONTH_VIEW in bench/api-latency.ts): ${MONTH_VIEW.label}${MONTH_VIEW.extraQuery ? `, query \`${MONTH_VIEW.extraQuery.replace(/^&/, '')}\`` : ''}.`,
       `Processes measured: worker pid ${stack.worker.pid} (${processName(stack.worker.pid)}), API pid ${stack.api.pid} (${processName(stack.api.pid)}), dev server pid ${stack.devServer.process.pid} (${processName(stack.devServer.process.pid)}).`,
     );
     sampler = new MemorySampler(() => ({ worker: stack.worker.pid, api: stack.api.pid, devServer: stack.devServer.process.pid, bench: process.pid }));
