@@ -101,6 +101,8 @@ const postBody = (t: Tenant) => ({ businessId: t.businessId, content: `Stranger 
  * One probe per route: how a stranger would reach the owner's data there, and which statuses are
  * acceptable. A route missing here fails the test below.
  */
+const isoDate = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+
 const probes: Record<string, Probe> = {
   'GET /health': () => ({ path: '/health', expect: [200, 503] }),
   'GET /metrics': () => ({ path: '/metrics', expect: [200] }),
@@ -116,6 +118,8 @@ const probes: Record<string, Probe> = {
   'POST /api/v2/publish/multi-platform': ({ owner: o }) => ({ path: '/api/v2/publish/multi-platform', body: postBody(o), expect: [404], headers: { 'Idempotency-Key': ownerKey } }),
   'POST /api/v2/schedule': ({ owner: o }) => ({ path: '/api/v2/schedule', body: { ...postBody(o), scheduledFor: new Date(Date.now() + 3600_000).toISOString() }, expect: [404], headers: { 'Idempotency-Key': ownerKey } }),
   'GET /api/v2/scheduled': ({ owner: o }) => ({ path: `/api/v2/scheduled?businessId=${o.businessId}&status=scheduled,published,cancelled,failed`, expect: [404] }),
+  // The days around now: the owner's posts (the marker among them) are in the range a leak would show.
+  'GET /api/v2/calendar': ({ owner: o }) => ({ path: `/api/v2/calendar?businessId=${o.businessId}&from=${isoDate(-1)}&to=${isoDate(3)}&status=scheduled,published,cancelled,failed`, expect: [404] }),
   'PUT /api/v2/schedule/:postId': () => ({ path: `/api/v2/schedule/${postId}`, body: { scheduledFor: new Date(Date.now() + 9 * 3600_000).toISOString() }, expect: [404] }),
   'DELETE /api/v2/schedule/:postId': () => ({ path: `/api/v2/schedule/${postId}`, expect: [404] }),
   'GET /api/v2/posts/:postId': () => ({ path: `/api/v2/posts/${publishedId}`, expect: [404] }),
