@@ -15,6 +15,7 @@ import {
   errorSchema,
   healthSchema,
   idParamJsonSchema,
+  MAX_CALENDAR_DAYS,
   partSchema,
   postSchema,
   postSummarySchema,
@@ -258,7 +259,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         get: {
           summary: 'A calendar: per day of the business\'s time zone, the posts counted by status and the first of them',
           description:
-            'One request per month view. `from` and `to` are days (YYYY-MM-DD) in the business\'s time zone, `to` exclusive, at most 62 days apart (more, or `to` not after `from`: 400 naming `to`). Each day runs from local midnight to the next (23 or 25 hours at a DST change) and lists its first `perDay` posts of the requested statuses (default: all but cancelled) as PostSummary, by scheduledFor then id; `total` and `counts` cover every status, `matching` the requested ones. The rest of a day: GET /api/v2/scheduled?view=summary with from=`start`, to=`end`.',
+            'One request per month view. `from` and `to` are days (YYYY-MM-DD) in the business\'s time zone, `to` exclusive, at most ' + MAX_CALENDAR_DAYS + ' days apart (more, or `to` not after `from`: 400 naming `to`). Each day runs from local midnight to the next (23 or 25 hours at a DST change) and lists its first `perDay` posts of the requested statuses (default: all but cancelled) as PostSummary, by scheduledFor then id; `total` and `counts` cover every status, `matching` the requested ones. The rest of a day: GET /api/v2/scheduled?view=summary with from=`start`, to=`end`.',
           parameters: queryParameters(calendarQuerySchema),
           responses: { 200: { description: 'Every day of the range, in order', ...json(ref('Calendar')) }, ...errors(400, 401, 404) },
         },

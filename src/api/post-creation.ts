@@ -23,6 +23,7 @@ import { newPostWorkflowId, startPostWorkflow, type StartablePost } from '../tem
 import { authOf, type AuthContext } from './auth';
 import { HttpError, isConnectionFailure, validationFailed } from './errors';
 import type { PostView, PublishBody } from './schemas';
+import { iso } from './summary-sql';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 /** Visible ASCII, 1 to 255 characters (src/api/auth.ts hashes it in SQL on the same terms). */
@@ -190,7 +191,7 @@ async function insertPost(orm: MikroORM, post: NewPost, claim: IdempotencyClaim 
      post as (
        insert into posts (id, business_id, created_by_user_id, content, platforms, platform_params, thread_options, status, scheduled_for, timezone, workflow_id)
        select id, ?, ?, ?, ?::text[], ?::jsonb, ?::jsonb, 'scheduled', ?, ?, 'post-' || id || '-' || ? from ${keyed ? 'key' : 'new_post'}
-       returning id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at, workflow_id),
+       returning id, ${iso('created_at')} as created_at, workflow_id),
      targets as (
        insert into post_targets (post_id, platform, account_id, status)
        select post.id, t.platform, t.account_id, 'pending' from post, json_to_recordset(?::json) as t(platform text, account_id int, ord int)

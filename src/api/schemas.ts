@@ -189,6 +189,7 @@ export const MAX_CALENDAR_DAYS = 62;
 export const MAX_CALENDAR_PER_DAY = 20;
 export const DEFAULT_CALENDAR_PER_DAY = 3;
 const DATE_MESSAGE = 'must be a date YYYY-MM-DD from 1970 to 2999';
+const CALENDAR_DATE_PATTERN = /^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/;
 /** `2026-02-28` yes, `2026-02-30` no. */
 function isRealDate(raw: string): boolean {
   const ms = Date.parse(`${raw}T00:00:00Z`);
@@ -197,9 +198,9 @@ function isRealDate(raw: string): boolean {
 /** A calendar date: real (no 2026-02-30), years 1970-2999 (Postgres takes any of them). */
 const calendarDate = z
   .string()
-  .regex(/^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/, { message: DATE_MESSAGE, abort: true })
+  .regex(CALENDAR_DATE_PATTERN, { message: DATE_MESSAGE, abort: true })
   .refine(isRealDate, DATE_MESSAGE)
-  .meta({ jsonSchema: { type: 'string', format: 'date', pattern: '^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' } });
+  .meta({ jsonSchema: { type: 'string', format: 'date', pattern: CALENDAR_DATE_PATTERN.source } });
 
 /** Days between two valid YYYY-MM-DD dates. */
 export function daysFromTo(from: string, to: string): number {
