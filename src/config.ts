@@ -131,6 +131,10 @@ const envSchema = z.object({
   RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
   RECONCILE_ORPHAN_SWEEP_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
+  // Media uploads (issue #13): the most any of X, LinkedIn, Facebook and Instagram takes, per kind (docs/API-CHANGES.md).
+  MEDIA_MAX_IMAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
+  MEDIA_MAX_GIF_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(15 * 1024 * 1024),
+  MEDIA_MAX_VIDEO_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
 });
 
 export type ConfigVariable = keyof typeof envSchema.shape;
@@ -210,6 +214,8 @@ export type Config = {
   oauth: OAuthConfig;
   /** The `herald-reconcile` Schedule (docs/EXACTLY-ONCE.md "The reconciler"). */
   reconcile: { intervalSeconds: number; graceSeconds: number; orphanSweepMinutes: number };
+  /** Uploads: bytes a media of each kind may weigh (src/media/inspect.ts). */
+  media: { maxBytes: { image: number; gif: number; video: number } };
 };
 
 /** One provider's OAuth endpoints and client credentials (no client id: connecting through OAuth is off). */
@@ -358,6 +364,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       graceSeconds: e.RECONCILE_GRACE_SECONDS,
       orphanSweepMinutes: e.RECONCILE_ORPHAN_SWEEP_MINUTES,
     },
+    media: { maxBytes: { image: e.MEDIA_MAX_IMAGE_BYTES, gif: e.MEDIA_MAX_GIF_BYTES, video: e.MEDIA_MAX_VIDEO_BYTES } },
   };
 }
 
