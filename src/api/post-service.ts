@@ -14,8 +14,8 @@ import type { publishPostWorkflow } from '../../workflows/publish-post';
 import { assertMember, type AuthContext } from './auth';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from './errors';
 import { createPostDurably, ensureStarted, postForKey, type IdempotencyClaim } from './post-creation';
-import { type CalendarQuery, type CalendarView, type PostSummaryView, type PostView, type PublishBody } from './schemas';
-import { readCalendar } from './calendar';
+import { type CalendarQuery, type PostSummaryView, type PostView, type PublishBody } from './schemas';
+import { readCalendar, type CalendarJson } from './calendar';
 import { iso, postSummaryJson } from './summary-sql';
 import { noEvents, type HeraldEvents } from '../observability/events';
 import { MAX_ID, MAX_SCHEDULE_AHEAD_DAYS, MAX_SCHEDULE_AHEAD_MS } from '../domain/limits';
@@ -234,8 +234,8 @@ export class PostService {
     };
   }
 
-  /** The month view in one request: per day of the business's zone, counts by status and the first posts (src/api/calendar.ts). */
-  async calendar(auth: AuthContext, query: CalendarQuery): Promise<CalendarView> {
+  /** The month view in one request: per day of the business's zone, counts by status and the first posts (src/api/calendar.ts), as JSON text. */
+  async calendar(auth: AuthContext, query: CalendarQuery): Promise<CalendarJson> {
     return readCalendar(this.deps.orm, auth, query);
   }
 

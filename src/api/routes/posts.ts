@@ -55,7 +55,8 @@ export function postRoutes(service: PostService, now: () => Date = () => new Dat
 
   router.get('/calendar', async (req, res) => {
     const auth = authOf(req);
-    res.json(await service.calendar(auth, parseOrThrow(calendarQuerySchema, req.query)));
+    // Postgres wrote the JSON: sent as it came (no parse and stringify in the API).
+    res.type('json').send(await service.calendar(auth, parseOrThrow(calendarQuerySchema, req.query)));
   });
 
   router.put('/schedule/:postId', async (req, res) => {
