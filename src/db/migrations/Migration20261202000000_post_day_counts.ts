@@ -1,6 +1,15 @@
 import { Migration } from '@mikro-orm/migrations';
 
 /**
+ * Each bucket is split in shards by post id: 16 creates at once on one day would otherwise queue on
+ * one row, each holding its lock until its commit (pgbench, 16 clients inserting on one day: 900-1,100
+ * inserts/s without the trigger, 265-330 with one row per bucket). Consecutive ids land on different
+ * shards, and a post keeps its shard for life, so every shard row counts real posts (never below 0).
+ * The calendar sums the shards of a day.
+ */
+export const POST_DAY_COUNT_SHARDS = 16;
+
+/**
  * The month view (`GET /api/v2/calendar`, issue #12 goal 4) reads each day's counts by status from
  * `post_day_counts` instead of counting the month's posts on every request (10,000 rows, ~7 ms of
  * Postgres a request). The writes keep it: triggers on `posts` move a post between buckets
@@ -18,15 +27,6 @@ import { Migration } from '@mikro-orm/migrations';
  *   one business's posts.
  * - Triggers have no entity and need none: the ORM never generates schema here (the migrations do).
  */
-/**
- * Each bucket is split in shards by post id: 16 creates at once on one day would otherwise queue on
- * one row, each holding its lock until its commit (pgbench, 16 clients inserting on one day: 900-1,100
- * inserts/s without the trigger, 265-330 with one row per bucket). Consecutive ids land on different
- * shards, and a post keeps its shard for life, so every shard row counts real posts (never below 0).
- * The calendar sums the shards of a day.
- */
-export const POST_DAY_COUNT_SHARDS = 16;
-
 export class Migration20261202000000_post_day_counts extends Migration {
   override async up(): Promise<void> {
     this.addSql(`create table post_day_counts (
@@ -37,41 +37,23 @@ export class Migration20261202000000_post_day_counts extends Migration {
       n int not null,
       primary key (business_id, day, status, shard))`);
 
-    // plpgsql, not sql: plpgsql keeps each statement's plan for the session; a sql function's is made anew on every call.
-    this.addSql(`create function post_day_count_add(p_business_id int, p_day date, p_status text, p_post_id int, p_delta int) returns void
-      language plpgsql as $$
-      begin
-        insert into post_day_counts (business_id, day, status, shard, n) values (p_business_id, p_day, p_status, p_post_id % ${POST_DAY_COUNT_SHARDS}, p_delta)
-        on conflict (business_id, day, status, shard) do update set n = post_day_counts.n + excluded.n;
-      end $$`);
-
-    // Null when the business is gone (its posts are being deleted by its cascade).
-    this.addSql(`create function post_local_day(p_business_id int, p_scheduled_for timestamptz) returns date
-      language plpgsql stable as $$
-      begin
-        return (select (p_scheduled_for at time zone b.timezone)::date from businesses b where b.id = p_business_id);
-      end $$`);
-
+    // One statement for the post's old bucket (-1) and new one (+1): the same bucket nets to nothing (a
+    // time moved within its day, or rewritten unchanged) and is not touched; the rows are locked in key
+    // order; a business gone (its cascade deleting its posts) joins nothing. OLD is null on insert, NEW on
+    // delete. Measured per insert (EXPLAIN ANALYZE, median): 0.08 ms; the same work as three nested
+    // plpgsql functions (zone look-up, upsert per bucket) took 0.15 ms.
     this.addSql(`create function post_day_counts_on_write() returns trigger language plpgsql as $$
-      declare
-        old_day date;
-        new_day date;
       begin
-        if tg_op <> 'INSERT' and old.scheduled_for is not null then old_day := post_local_day(old.business_id, old.scheduled_for); end if;
-        if tg_op <> 'DELETE' and new.scheduled_for is not null then new_day := post_local_day(new.business_id, new.scheduled_for); end if;
-        if tg_op = 'INSERT' then
-          if new_day is not null then perform post_day_count_add(new.business_id, new_day, new.status, new.id, 1); end if;
-        elsif tg_op = 'DELETE' then
-          if old_day is not null then perform post_day_count_add(old.business_id, old_day, old.status, old.id, -1); end if;
-        elsif (old.business_id, old_day, old.status) is not distinct from (new.business_id, new_day, new.status) then
-          null; -- the same bucket (a time moved within its day, or rewritten unchanged)
-        elsif old_day is not null and (new_day is null or (old.business_id, old_day, old.status) < (new.business_id, new_day, new.status)) then
-          perform post_day_count_add(old.business_id, old_day, old.status, old.id, -1);
-          if new_day is not null then perform post_day_count_add(new.business_id, new_day, new.status, new.id, 1); end if;
-        else
-          if new_day is not null then perform post_day_count_add(new.business_id, new_day, new.status, new.id, 1); end if;
-          if old_day is not null then perform post_day_count_add(old.business_id, old_day, old.status, old.id, -1); end if;
-        end if;
+        insert into post_day_counts (business_id, day, status, shard, n)
+        select k.business_id, (k.scheduled_for at time zone b.timezone)::date, k.status, k.post_id % ${POST_DAY_COUNT_SHARDS}, sum(k.delta)
+        from (values (old.business_id, old.scheduled_for, old.status, old.id, -1), (new.business_id, new.scheduled_for, new.status, new.id, 1))
+               as k(business_id, scheduled_for, status, post_id, delta)
+        join businesses b on b.id = k.business_id
+        where k.scheduled_for is not null
+        group by 1, 2, 3, 4
+        having sum(k.delta) <> 0
+        order by 1, 2, 3, 4
+        on conflict (business_id, day, status, shard) do update set n = post_day_counts.n + excluded.n;
         return null;
       end $$`);
 
@@ -125,8 +107,6 @@ export class Migration20261202000000_post_day_counts extends Migration {
     this.addSql(`drop function if exists post_day_counts_on_timezone()`);
     this.addSql(`drop function if exists post_day_counts_recount(int)`);
     this.addSql(`drop function if exists post_day_counts_on_write()`);
-    this.addSql(`drop function if exists post_local_day(int, timestamptz)`);
-    this.addSql(`drop function if exists post_day_count_add(int, date, text, int, int)`);
     this.addSql(`drop table if exists post_day_counts`);
   }
 }
