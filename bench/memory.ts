@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseMetrics } from './api-latency';
 import type { CpuMeter } from './cpu';
-import { callApi, eventually, memoryOf, round, runPool, seededRandom } from './lib';
+import { callApi, eventually, memoryOf, round, runPool, seededRandom, sleep } from './lib';
 import type { Figures } from './ratios';
 import type { ScenarioOutcome } from './report';
 import type { Stack } from './stack';
@@ -209,6 +209,17 @@ export async function runMemoryScenario(
   const idle = steps[0]!;
   const last = steps.at(-1)!;
   const peak = meters.memory.peak(startedAt);
+  // The readings above come right after each 1,000 creates, with both V8 heaps full of that burst's
+  // garbage. Posts waiting is also the quiet state after it: the same worker, nothing created for
+  // REST_SECONDS (V8's memory reducer and glibc's trims get their turn).
+  const rest: MemoryStep[] = [];
+  for (let waited = 0; waited < REST_SECONDS; ) {
+    await sleep(REST_READING_SECONDS * 1000);
+    waited += REST_READING_SECONDS;
+    rest.push(await memoryStep(stack, last.waitingPosts));
+    log(`memory: ${waited} s after the last create: ${describeStep(rest.at(-1)!)}`);
+  }
+  const atRest = rest.at(-1);
   const slope = idle.worker && last.worker && last.waitingPosts > 0 ? round(((last.worker.rssMb - idle.worker.rssMb) / last.waitingPosts) * 1000, 1) : undefined;
   // After the cache is full, more waiting posts should cost nothing: the steps past the first 1,000.
   const later = steps.slice(2).map((s) => s.workerMbPer1000).filter((v): v is number => v !== undefined);
@@ -229,15 +240,21 @@ export async function runMemoryScenario(
           `worker RSS ${idle.worker?.rssMb} → ${last.worker?.rssMb} MB (peak ${peak.worker} MB; cache ${last.stickyCacheSize ?? '?'}; ` +
           `anon ${last.worker?.anonMb} · file ${last.worker?.fileMb} · malloc arenas ${last.worker?.arenasMb} in ${last.worker?.arenas} · brk ${last.worker?.brkMb} · ` +
           `main heap ${last.workerHeapUsedMb}/${last.workerHeapTotalMb} · external ${last.workerExternalMb} MB); ` +
-          `per 1,000 waiting: +${slope} MB from idle, +${laterMean} MB a step after the first 1,000${settledText}; API ${idle.apiRssMb} → ${last.apiRssMb} MB`,
+          `per 1,000 waiting: +${slope} MB from idle, +${laterMean} MB a step after the first 1,000${settledText}; ` +
+          `${REST_SECONDS} s after the last create: worker ${atRest?.worker?.rssMb} MB (main heap ${atRest?.workerHeapUsedMb}/${atRest?.workerHeapTotalMb}, arenas ${atRest?.worker?.arenasMb}, brk ${atRest?.worker?.brkMb}); ` +
+          `API ${idle.apiRssMb} → ${last.apiRssMb} MB`,
         target: 'worker RSS < 300 MB, API < 250 MB',
         targetMet: (last.worker?.rssMb ?? Infinity) < 300 && (last.apiRssMb ?? Infinity) < 250,
         problems,
       },
     ],
-    data: { steps, peakRssMb: peak, workerMbPer1000FromIdle: slope, workerMbPer1000AfterFirst: laterMean, workerRssFrom2000Mb: settled },
+    data: { steps, rest, workerRssAtRestMb: atRest?.worker?.rssMb, peakRssMb: peak, workerMbPer1000FromIdle: slope, workerMbPer1000AfterFirst: laterMean, workerRssFrom2000Mb: settled },
   };
 }
+
+/** How long the memory scenario waits after its last create, reading every REST_READING_SECONDS. */
+const REST_SECONDS = 60;
+const REST_READING_SECONDS = 15;
 
 async function workerMetrics(stack: Stack): Promise<Map<string, number>> {
   return parseMetrics(await stack.workerMetrics());

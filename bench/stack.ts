@@ -2,14 +2,17 @@
  * The whole Herald the bench measures, started from nothing and torn down at the end:
  * a headless in-memory Temporal dev server (the project's CLI) on a free port, a fresh PostgreSQL
  * database (migrated here, dropped at the end), the local Redis, the fake X and LinkedIn servers in
- * this process, and the API and the worker as child processes running the real entry point
- * (`node --import tsx src/main.ts --api|--worker`, node itself so that /proc shows its memory).
+ * this process, and the API and the worker as child processes running the real entry point as the
+ * image runs it (`node dist/src/main.js --api|--worker`, compiled here when dist is older than the
+ * sources; node itself so that /proc shows its memory). `BENCH_ENTRY=tsx` runs the TypeScript
+ * sources through tsx instead (`npm start`'s way), the bare worker too, so that ratios compare like with like.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 import { MikroORM as CoreOrm } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Client, Connection } from '@temporalio/client';
@@ -125,12 +128,13 @@ export async function startStack(cleanup: Cleanup, log: (line: string) => void):
   const env = await childEnvironment({ databaseUrl, redisUrl, temporalAddress: devServer.address, taskQueue, apiPort, fakeX, fakeLinkedIn });
   const settings = parseConfig(env);
 
-  const api = spawnNode('api', ['src/main.ts', '--api'], env, logDir);
+  const entry = heraldEntry(log);
+  const api = spawnNode('api', [entry, '--api'], env, logDir);
   cleanup.add('the API process', () => api.stop());
   // BENCH_WORKER_NODE_ARGS: node flags for the worker child only (e.g. V8 heap flags under test).
   const workerNodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  // BENCH_WORKER_ENTRY=dist/src/main.js: the worker as the image runs it, compiled (`npm run build` first), without tsx.
-  const workerEntry = process.env.BENCH_WORKER_ENTRY ?? 'src/main.ts';
+  // BENCH_WORKER_ENTRY: another entry for the worker alone (an experiment); otherwise the API's.
+  const workerEntry = process.env.BENCH_WORKER_ENTRY ?? entry;
   const worker = spawnNode('worker', [...workerNodeArgs, workerEntry, '--worker'], env, logDir);
   cleanup.add('the worker process', () => worker.stop());
   const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -155,15 +159,79 @@ export async function startStack(cleanup: Cleanup, log: (line: string) => void):
     childEnv: {
       ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k === 'TOKEN_ENCRYPTION_KEYS' ? 'bench:<random>' : v])),
       ...(workerNodeArgs.length ? { BENCH_WORKER_NODE_ARGS: workerNodeArgs.join(' ') } : {}),
+      BENCH_ENTRY: entry === COMPILED_ENTRY ? 'dist' : 'tsx',
       ...(process.env.BENCH_WORKER_ENTRY ? { BENCH_WORKER_ENTRY: workerEntry } : {}),
     },
-    startBareWorker: (queue) => startBareWorker(queue, devServer.address, settings.worker, logDir, cleanup),
+    startBareWorker: (queue) => startBareWorker(queue, devServer.address, settings.worker, logDir, cleanup, entry === COMPILED_ENTRY ? compiledBareWorker() : 'bench/bare-worker.ts'),
     async workerMetrics() {
       if (!healthUrl) return undefined;
       const response = await fetch(`${healthUrl}/metrics`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
       return response?.ok ? response.text() : undefined;
     },
   };
+}
+
+const COMPILED_ENTRY = 'dist/src/main.js';
+/** What `tsc -p tsconfig.build.json` compiles (the Dockerfile's build stage), with the fakes src/sandbox imports. */
+const BUILT_SOURCES = ['src', 'workflows', 'activities', 'test/fakes'];
+
+/**
+ * The API's and the worker's entry point: compiled JavaScript as the image runs it (Dockerfile
+ * CMD `node dist/src/main.js`), built now if any source is newer than its output; `BENCH_ENTRY=tsx`
+ * for the sources through tsx. Through tsx the worker measured ~30-40 MB more (its loader, also in
+ * the SDK's workflow thread, which inherits the flags, and source maps).
+ */
+function heraldEntry(log: (line: string) => void): string {
+  const mode = process.env.BENCH_ENTRY ?? 'dist';
+  if (mode === 'tsx') return 'src/main.ts';
+  if (mode !== 'dist') throw new Error(`BENCH_ENTRY is "dist" (the default, compiled as the image runs it) or "tsx", not "${mode}"`);
+  const stale = staleOutputs();
+  if (stale.length > 0) {
+    log(`compiling Herald as the image does (tsc -p tsconfig.build.json): ${stale.length} file(s) newer than dist, e.g. ${stale[0]}`);
+    try {
+      execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
+    } catch (err) {
+      const output = err && typeof err === 'object' && 'stdout' in err ? String((err as { stdout: unknown }).stdout).slice(0, 4000) : String(err);
+      throw new Error(`the build failed, so dist would not be the code under test (BENCH_ENTRY=tsx runs the sources instead):\n${output}`);
+    }
+    const still = staleOutputs();
+    if (still.length > 0) throw new Error(`dist is still older than the sources after the build: ${still.slice(0, 5).join(', ')}`);
+  }
+  return COMPILED_ENTRY;
+}
+
+/** Sources (.ts, not .d.ts) whose dist/…/.js is missing or older. */
+function staleOutputs(): string[] {
+  const stale: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(projectRoot, dir), { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+        const output = join(projectRoot, 'dist', path.replace(/\.ts$/, '.js'));
+        if (!existsSync(output) || statSync(output).mtimeMs < statSync(join(projectRoot, path)).mtimeMs) stale.push(path);
+      }
+    }
+  };
+  for (const dir of BUILT_SOURCES) if (existsSync(join(projectRoot, dir))) walk(dir);
+  return stale;
+}
+
+/**
+ * The bare worker compiled like Herald's (no tsx loader in it or its workflow thread), so that the
+ * worker CPU ratios compare like with like: its three files transpiled to dist/bench (the bare
+ * workflow is bundled by the SDK from the .js file as Herald's is from dist/workflows).
+ */
+function compiledBareWorker(): string {
+  const { options } = ts.convertCompilerOptionsFromJson(JSON.parse(readFileSync(join(projectRoot, 'tsconfig.json'), 'utf8')).compilerOptions, projectRoot);
+  for (const name of ['bare-worker', 'bare-activities', 'bare-workflow']) {
+    const source = join(projectRoot, 'bench', `${name}.ts`);
+    const output = join(projectRoot, 'dist', 'bench', `${name}.js`);
+    const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), { compilerOptions: { ...options, sourceMap: false, inlineSourceMap: false }, fileName: source });
+    mkdirSync(dirname(output), { recursive: true });
+    writeFileSync(output, outputText);
+  }
+  return relative(projectRoot, join(projectRoot, 'dist', 'bench', 'bare-worker.js'));
 }
 
 interface EnvInputs {
@@ -295,6 +363,7 @@ async function startBareWorker(
   settings: { maxConcurrentActivities: number; maxCachedWorkflows: number },
   logDir: string,
   cleanup: Cleanup,
+  script: string,
 ): Promise<BenchChild> {
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -304,7 +373,7 @@ async function startBareWorker(
     BENCH_MAX_CONCURRENT_ACTIVITIES: String(settings.maxConcurrentActivities),
     BENCH_MAX_CACHED_WORKFLOWS: String(settings.maxCachedWorkflows),
   };
-  const child = spawnNode('bare-worker', ['bench/bare-worker.ts'], env, logDir, 'pipe');
+  const child = spawnNode('bare-worker', [script], env, logDir, 'pipe');
   cleanup.add('the bare worker process', () => child.stop());
   await new Promise<void>((resolveReady, rejectReady) => {
     let buffered = '';
