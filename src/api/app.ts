@@ -23,6 +23,9 @@ import { buildOpenApiDocument, knownPathsOf } from './openapi';
 import { PostService } from './post-service';
 import { accountRoutes } from './routes/accounts';
 import { keyRoutes } from './routes/keys';
+import { isMediaUpload, mediaRoutes } from './routes/media';
+import { PostgresMediaStorage, type MediaStorage } from '../media/storage';
+import type { MediaLimits } from '../media/inspect';
 import { oauthCallbackRoutes, oauthStartRoutes } from './routes/oauth';
 import { oauthSettingsFromConfig, type OAuthSettings } from '../oauth/providers';
 import { postRoutes } from './routes/posts';
@@ -61,6 +64,8 @@ export interface AppDeps {
   codec?: CodecRouteOptions;
   /** METRICS_TOKEN: Bearer token for GET /metrics; unset: loopback clients only (src/observability/metrics-access.ts). */
   metricsToken?: string;
+  /** Media (/api/v2/media): the store (Postgres by default) and the bytes each kind may weigh (MEDIA_MAX_*_BYTES when omitted). */
+  media?: { storage?: MediaStorage; limits?: MediaLimits; maxConcurrentUploads?: number };
 }
 
 /** POST /publish, /publish/multi-platform and /schedule (as Express matches them: any case, an optional trailing slash). */
@@ -100,7 +105,8 @@ export function createApp(deps: AppDeps): Express {
 
   const api = express.Router();
   api.use(rememberRouteBase);
-  api.use(requireJsonBody);
+  // A media upload is the one multipart body (src/api/routes/media.ts streams it).
+  api.use((req, res, next) => (isMediaUpload(req) ? next() : requireJsonBody(req, res, next)));
   api.use(express.json({ limit: '256kb' }));
   // A request's own EntityManager (a fork, in AsyncLocalStorage) for the routes that use entities.
   // The creating routes do not: they run SQL of their own (post-creation.ts, the service's explicit
@@ -115,6 +121,7 @@ export function createApp(deps: AppDeps): Express {
   api.use(postRoutes(posts, deps.now, idempotencyKey()));
   api.use(accountRoutes({ orm: deps.orm, cipher: deps.cipher }));
   api.use(keyRoutes({ orm: deps.orm, now: deps.now }));
+  api.use(mediaRoutes({ storage: deps.media?.storage ?? new PostgresMediaStorage(deps.orm), limits: deps.media?.limits ?? loadConfig().media.maxBytes, maxConcurrentUploads: deps.media?.maxConcurrentUploads, logger: deps.logger }));
   api.use(oauthStartRoutes(oauth));
   if (deps.sandbox) api.use(sandboxRoutes({ orm: deps.orm, ...deps.sandbox }));
   app.use('/api/v2', api);

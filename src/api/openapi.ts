@@ -29,6 +29,8 @@ import {
 import { knownPath, type KnownPath } from './errors';
 import { callbackQuerySchema as oauthCallbackQuerySchema, startQuerySchema as oauthStartQuerySchema } from './routes/oauth';
 import { apiKeyListSchema, apiKeySchema, createdApiKeySchema, createKeyBodySchema, rotateKeyBodySchema } from './key-schemas';
+import { ALT_TEXT_MAX_LENGTH, mediaPatchSchema, mediaSchema, mediaUploadQuerySchema } from './media-schemas';
+import { MEDIA_MIMES } from '../media/inspect';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -47,6 +49,7 @@ const errorDescriptions: Record<number, string> = {
   429: 'rate_limited: the per-user limit is reached; Retry-After says when to retry. Limited routes send RateLimit and RateLimit-Policy (IETF draft-7) and X-RateLimit-Limit/-Remaining/-Reset on every response',
   413: 'payload_too_large: the JSON body is larger than 256 kB',
   415: 'unsupported_media_type: a request body that is not application/json',
+  416: 'range_not_satisfiable: the Range starts beyond the media\'s last byte (Content-Range: bytes */<size>)',
   503: 'unavailable: the database is down; nothing was accepted (when only Temporal is down, a new post is accepted and started once Temporal is back)',
 };
 
@@ -88,7 +91,7 @@ function componentSchemas(): Record<string, JsonSchema> {
   const named = [publishBodySchema, scheduleBodySchema, rescheduleBodySchema, accountBodySchema, accountSchema, businessSchema, partSchema, targetSchema, postSchema, postSummarySchema, calendarDaySchema, calendarSchema, errorDetailSchema, errorSchema, healthSchema];
   const registry = z.registry<{ id: string }>();
   for (const schema of named) registry.add(schema, { id: String(schema.meta()?.id) });
-  for (const schema of [createKeyBodySchema, rotateKeyBodySchema, apiKeySchema, apiKeyListSchema, createdApiKeySchema]) registry.add(schema, { id: String(schema.meta()?.id) });
+  for (const schema of [createKeyBodySchema, rotateKeyBodySchema, apiKeySchema, apiKeyListSchema, createdApiKeySchema, mediaSchema, mediaPatchSchema]) registry.add(schema, { id: String(schema.meta()?.id) });
   const output = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, unrepresentable: 'any', io: 'input', override: applyJsonSchemaMeta });
   return hoistShared(
     Object.fromEntries(
@@ -143,6 +146,46 @@ const keyPaths = {
       parameters: [keyIdParam],
       requestBody: { required: false, ...json(ref('RotateApiKeyRequest')) },
       responses: { 201: { description: 'The new key', ...json(ref('CreatedApiKey')) }, ...keyErrors(400, 401, 404, 429), 409: { description: 'conflict: the key is revoked (details.reason "revoked"); create a new one', ...json(ref('Error')) } },
+    },
+  },
+};
+
+/** Media (src/api/routes/media.ts): uploads are multipart and streamed; the bytes are served with Range support. */
+const mediaIdParam = { name: 'id', in: 'path', required: true, schema: idParamJsonSchema };
+const mediaBytes = { content: Object.fromEntries(MEDIA_MIMES.map((mime) => [mime, { schema: { type: 'string', format: 'binary' } }])) };
+const mediaPaths = {
+  '/api/v2/media': {
+    post: {
+      summary: 'Upload an image, GIF or video (multipart/form-data: the file in "file", optional "altText")',
+      description:
+        'The type is read from the bytes (JPEG, PNG, WebP, GIF, MP4/MOV), never from the file name or its Content-Type; dimensions, frames, duration and codecs are read too. Refused with 400 naming the rule in details[0].rule: "format" (not a format any network takes), "too_large" (more than the kind\'s limit, MEDIA_MAX_IMAGE_BYTES / _GIF_ / _VIDEO_; the upload is stopped and nothing is kept), "broken" (truncated or corrupt), "empty". Stored in Postgres, readable by every instance. 429 (details.bucket "media-uploads", Retry-After) when this instance is already storing its most uploads at once (each holds a database connection until it ends).',
+      parameters: queryParameters(mediaUploadQuerySchema),
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' }, altText: { type: 'string', maxLength: ALT_TEXT_MAX_LENGTH } }, required: ['file'] },
+            encoding: { file: { contentType: 'application/octet-stream' } },
+          },
+        },
+      },
+      responses: { 201: { description: 'Stored', headers: { Location: { required: true, schema: { type: 'string' } } }, ...json(ref('Media')) }, ...errors(400, 401, 404) },
+    },
+  },
+  '/api/v2/media/{id}': {
+    get: { summary: 'What a media is (kind, type, size, dimensions, duration, codecs, alt text)', parameters: [mediaIdParam], responses: { 200: { description: 'The media', ...json(ref('Media')) }, ...errors(401, 404) } },
+    patch: { summary: 'Set or clear the alt text', parameters: [mediaIdParam], requestBody: requiredBody(ref('MediaPatchRequest')), responses: { 200: { description: 'The media', ...json(ref('Media')) }, ...errors(400, 401, 404) } },
+    delete: { summary: 'Delete a media and its bytes', parameters: [mediaIdParam], responses: { 204: { description: 'Deleted' }, ...errors(401, 404) } },
+  },
+  '/api/v2/media/{id}/content': {
+    get: {
+      summary: 'The bytes, with their type; one byte range on request (Range: bytes=a-b, a-, -n)',
+      parameters: [mediaIdParam, { name: 'Range', in: 'header', required: false, schema: { type: 'string' }, description: 'One byte range; several ranges, another unit or anything else that is not a byte range get the whole media (200), as RFC 9110 allows' }],
+      responses: {
+        200: { description: 'The whole media', headers: { 'Accept-Ranges': { required: true, schema: { type: 'string', const: 'bytes' } }, 'Content-Length': { required: true, schema: { type: 'string' } } }, ...mediaBytes },
+        206: { description: 'The requested range', headers: { 'Content-Range': { required: true, schema: { type: 'string' } }, 'Accept-Ranges': { required: true, schema: { type: 'string', const: 'bytes' } } }, ...mediaBytes },
+        ...errors(401, 404, 416),
+      },
     },
   },
 };
@@ -223,6 +266,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         },
       },
       ...keyPaths,
+      ...mediaPaths,
       '/api/v2/publish': {
         post: {
           summary: 'Publish now, waiting up to ?wait seconds',

@@ -11,6 +11,7 @@ import { SocialAccount } from '../../src/db/entities';
 import { createLogger } from '../../src/logger';
 import { payloadToJson, type JsonPayload } from '../../src/temporal/payload-codec';
 import { call, createHarness, eventually, postHandle, type Harness, type Tenant } from '../support/harness';
+import { png } from '../support/media-files';
 
 jest.setTimeout(90_000);
 
@@ -52,6 +53,7 @@ let stranger: Tenant;
 let postId: number;
 let publishedId: number;
 let ownerKeyId: number;
+let ownerMediaId: number;
 /** The owner's workflow input as the Temporal Web UI would send it to the codec. */
 let ownerPayload: JsonPayload;
 const marker = `secret-${randomBytes(6).toString('hex')}`;
@@ -69,6 +71,13 @@ beforeAll(async () => {
   owner = await h.tenant({ name: `Owner ${marker}` });
   stranger = await h.tenant({ name: `Stranger ${randomBytes(4).toString('hex')}` });
   ownerKeyId = (await h.orm.em.getConnection().execute('select id from api_keys where user_id = ? order by id limit 1', [owner.userId]))[0].id;
+  // A media of the owner's, with the marker in its alt text: a leak would show it.
+  const form = new FormData();
+  form.append('altText', `Owner media ${marker}`);
+  form.append('file', new Blob([await png()]), 'owner.png');
+  const uploaded = await fetch(`${running.url}/api/v2/media?businessId=${owner.businessId}`, { method: 'POST', headers: { Authorization: `Bearer ${owner.apiKey}` }, body: form });
+  expect(uploaded.status).toBe(201);
+  ownerMediaId = ((await uploaded.json()) as { id: number }).id;
   const scheduled = await call(running.url, owner.apiKey, 'POST', '/api/v2/schedule', {
     businessId: owner.businessId, content: `Scheduled ${marker}`, platforms: ['twitter'], scheduledFor: new Date(Date.now() + 6 * 3600_000).toISOString(),
   });
@@ -130,6 +139,12 @@ const probes: Record<string, Probe> = {
   'POST /api/v2/keys': () => ({ path: '/api/v2/keys', body: { name: 'stranger laptop' }, expect: [201] }),
   'DELETE /api/v2/keys/:id': () => ({ path: `/api/v2/keys/${ownerKeyId}`, expect: [404] }),
   'POST /api/v2/keys/:id/rotate': () => ({ path: `/api/v2/keys/${ownerKeyId}/rotate`, body: {}, expect: [404] }),
+  // Media: the stranger uploads into, reads, serves, relabels and deletes none of the owner's.
+  'POST /api/v2/media': ({ owner: o }) => ({ path: `/api/v2/media?businessId=${o.businessId}`, body: {}, expect: [404] }),
+  'GET /api/v2/media/:id': () => ({ path: `/api/v2/media/${ownerMediaId}`, expect: [404] }),
+  'GET /api/v2/media/:id/content': () => ({ path: `/api/v2/media/${ownerMediaId}/content`, expect: [404] }),
+  'PATCH /api/v2/media/:id': () => ({ path: `/api/v2/media/${ownerMediaId}`, body: { altText: 'stolen' }, expect: [404] }),
+  'DELETE /api/v2/media/:id': () => ({ path: `/api/v2/media/${ownerMediaId}`, expect: [404] }),
   'POST /codec/decode': () => ({ path: '/codec/decode', body: { payloads: [ownerPayload] }, headers: { 'X-Namespace': 'default' }, expect: [404] }),
   // Encoding takes what the caller sends and returns it encrypted: nothing of another tenant is involved.
   'POST /codec/encode': () => ({
@@ -241,6 +256,8 @@ describe('tenant isolation on every route', () => {
     expect(rows[0].n).toBe(2);
     const accounts = await h.orm.em.getConnection().execute('select count(*)::int as n from social_accounts where business_id = ?', [owner.businessId]);
     expect(accounts[0].n).toBe(1);
+    const media = await call(running.url, owner.apiKey, 'GET', `/api/v2/media/${ownerMediaId}`);
+    expect(media.body.altText).toBe(`Owner media ${marker}`);
     await call(running.url, owner.apiKey, 'DELETE', `/api/v2/schedule/${postId}`);
   });
 });
