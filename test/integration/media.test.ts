@@ -6,6 +6,7 @@
  * a delete takes the chunks with it. A second API instance reads what the first stored.
  */
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { createApp, startApp, type RunningApp } from '../../src/api/app';
 import { createLogger } from '../../src/logger';
 import { CHUNK_BYTES } from '../../src/media/storage';
@@ -156,6 +157,45 @@ describe('upload: refusals name the rule and store nothing', () => {
     expect(await counts()).toEqual(before);
     // The instance still serves after refusing mid-stream.
     expect((await upload({ bytes: await png(), baseUrl: small.url })).status).toBe(201);
+  });
+
+  test('when an endless upload (chunked, no Content-Length) passes the limit, then the 400 comes while the client is still sending, and nothing is kept', async () => {
+    const before = await counts();
+    const boundary = 'endless';
+    const url = new URL(`${small.url}/api/v2/media?businessId=${owner.businessId}`);
+    const outcome = await new Promise<{ status: number; body: any; sentWhenAnswered: number }>((resolve, reject) => {
+      let sent = 0;
+      let answered = false;
+      const req = httpRequest(url, { method: 'POST', headers: { Authorization: `Bearer ${owner.apiKey}`, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Transfer-Encoding': 'chunked' } });
+      req.on('response', (response) => {
+        answered = true;
+        const sentWhenAnswered = sent;
+        let text = '';
+        response.on('data', (piece: Buffer) => (text += piece.toString()));
+        response.on('end', () => {
+          req.destroy();
+          resolve({ status: response.statusCode!, body: JSON.parse(text), sentWhenAnswered });
+        });
+      });
+      req.on('error', (err) => (answered ? undefined : reject(err)));
+      req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="endless.png"\r\n\r\n`);
+      req.write(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      const piece = Buffer.alloc(64 * 1024, 7);
+      const pump = () => {
+        // Up to 200 MB, 64 KiB at a time, as fast as the server reads; stops once answered.
+        while (!answered && sent < 200 * 1024 * 1024) {
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', pump);
+        }
+        if (!answered) req.end();
+      };
+      pump();
+    });
+    expect(outcome.status).toBe(400);
+    expect(outcome.body.error.details[0]).toMatchObject({ path: 'file', rule: 'too_large', limitBytes: SMALL_LIMITS.image });
+    // Answered long before 200 MB: the limit is 100 KiB, and socket buffers hold a few MB at most.
+    expect(outcome.sentWhenAnswered).toBeLessThan(20 * 1024 * 1024);
+    expect(await counts()).toEqual(before);
   });
 
   test('when the body is not multipart, has no file, or the alt text is too long, then 415 or 400 naming it, and nothing is kept', async () => {
