@@ -8,18 +8,10 @@ import { Readable } from 'node:stream';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { MediaFacts, MediaKind } from './inspect';
 
-export interface MediaRecord {
+/** A stored media: the facts its bytes gave (src/media/inspect.ts; the format is what `mime` names), and whose it is. */
+export interface MediaRecord extends Omit<MediaFacts, 'format'> {
   id: number;
   businessId: number;
-  kind: MediaKind;
-  mime: string;
-  bytes: number;
-  sha256: string;
-  width: number | null;
-  height: number | null;
-  frameCount: number | null;
-  durationMs: number | null;
-  codecs: string[];
   altText: string | null;
   uploadedBy: number | null;
   createdAt: Date;
