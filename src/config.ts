@@ -135,6 +135,8 @@ const envSchema = z.object({
   MEDIA_MAX_IMAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
   MEDIA_MAX_GIF_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(15 * 1024 * 1024),
   MEDIA_MAX_VIDEO_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
+  // The month view's answer cache, per API process (src/api/calendar.ts): answers kept, least recently used out first; 0: off.
+  CALENDAR_CACHE_MAX_BYTES: z.coerce.number().int().min(0).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
 });
 
 export type ConfigVariable = keyof typeof envSchema.shape;
@@ -216,6 +218,8 @@ export type Config = {
   reconcile: { intervalSeconds: number; graceSeconds: number; orphanSweepMinutes: number };
   /** Uploads: bytes a media of each kind may weigh (src/media/inspect.ts). */
   media: { maxBytes: { image: number; gif: number; video: number } };
+  /** The calendar's answer cache: bytes of answers an API process keeps (src/api/calendar.ts); 0: off. */
+  calendarCacheMaxBytes: number;
 };
 
 /** One provider's OAuth endpoints and client credentials (no client id: connecting through OAuth is off). */
@@ -365,6 +369,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       orphanSweepMinutes: e.RECONCILE_ORPHAN_SWEEP_MINUTES,
     },
     media: { maxBytes: { image: e.MEDIA_MAX_IMAGE_BYTES, gif: e.MEDIA_MAX_GIF_BYTES, video: e.MEDIA_MAX_VIDEO_BYTES } },
+    calendarCacheMaxBytes: e.CALENDAR_CACHE_MAX_BYTES,
   };
 }
 

@@ -66,6 +66,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** Media (/api/v2/media): the store (Postgres by default) and the bytes each kind may weigh (MEDIA_MAX_*_BYTES when omitted). */
   media?: { storage?: MediaStorage; limits?: MediaLimits; maxConcurrentUploads?: number };
+  /** Bytes of month-view answers the calendar caches (src/api/calendar.ts); CALENDAR_CACHE_MAX_BYTES when omitted, 0: off. */
+  calendarCacheMaxBytes?: number;
 }
 
 /** POST /publish, /publish/multi-platform and /schedule (as Express matches them: any case, an optional trailing slash). */
@@ -76,7 +78,8 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(securityHeaders());
-  const posts = new PostService({ orm: deps.orm, temporal: deps.temporal, taskQueue: deps.taskQueue, publishers: deps.publishers, now: deps.now, events: deps.events, logger: deps.logger });
+  const posts = new PostService({ orm: deps.orm, temporal: deps.temporal, taskQueue: deps.taskQueue, publishers: deps.publishers, now: deps.now, events: deps.events, logger: deps.logger,
+    calendarCacheMaxBytes: deps.calendarCacheMaxBytes ?? loadConfig().calendarCacheMaxBytes });
   const openApi = buildOpenApiDocument();
   const knownPaths = knownPathsOf(openApi);
   const metricsRegistry = deps.metricsRegistry ?? new Registry();

@@ -13,6 +13,12 @@
  * - a LATERAL top-N per day over posts_calendar_idx in (scheduled_for, id) order lists the posts.
  * The answer is built as JSON by Postgres and sent as the text it returns (cast to text: the
  * driver would parse a json column, and the API would only stringify it again).
+ *
+ * Answers are cached, exactly: the statement also returns the business's change stamp (the sum of
+ * its `business_changes` rows, bumped by triggers on every committed write of anything the answer
+ * reads: Migration20261202200000_business_changes), read in the same snapshot as the answer. A
+ * request reads the current stamp with one tiny statement (after the membership check); the same
+ * stamp means the same committed data, and the cached text is sent; any other runs the statement.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { POST_STATUSES, type PostStatus } from '../domain/types';
@@ -30,6 +36,12 @@ export type CalendarJson = string;
 /** The day's `counts`: every status, in POST_STATUSES order, 0 where it has none. */
 const COUNTS_JSON = `json_build_object(${POST_STATUSES.map((status) => `'${status}', coalesce(c.${status}, 0)`).join(', ')})`;
 const COUNT_COLUMNS = POST_STATUSES.map((status) => `sum(n) filter (where status = '${status}')::int as ${status}`).join(', ');
+
+/** The business's change stamp, as text (a bigint): the sum of its business_changes rows, 0 before its first change. */
+const stampOf = (businessId: string) => `select coalesce(sum(v), 0)::text from business_changes where business_id = ${businessId}`;
+
+/** The current stamp; no row when the business is gone. */
+const STAMP_SQL = `select (${stampOf('b.id')}) as stamp from businesses b where b.id = ?`;
 
 // Five parameters, each once: business, first day, days, statuses, perDay.
 const CALENDAR_SQL = `
@@ -65,16 +77,93 @@ const CALENDAR_SQL = `
               order by p.scheduled_for, p.id
               limit b.per_day) top
       ) s
-    ))::text as body
+    ))::text as body,
+    (${stampOf('b.id')}) as stamp
   from b`;
 
-export async function readCalendar(orm: MikroORM, auth: AuthContext, query: CalendarQuery): Promise<CalendarJson> {
+/** Calendar answers served from a cache, and answers the statement wrote (no cache, or a stale or missing entry); for tests and metrics. */
+export const calendarCacheCounters = { hits: 0, misses: 0 };
+
+/** What a process keeps of answers unless CALENDAR_CACHE_MAX_BYTES says otherwise. */
+export const DEFAULT_CALENDAR_CACHE_BYTES = 16 * 1024 * 1024;
+
+interface CachedAnswer {
+  stamp: bigint;
+  body: CalendarJson;
+  bytes: number;
+}
+
+/**
+ * Answers by (business, from, to, perDay, statuses), each with the stamp it was written at, at most
+ * `maxBytes` of them (a string's length × 2, UTF-16, an upper bound for V8's one-byte strings); the
+ * least recently used goes first (a Map iterates in insertion order; a hit moves its entry last).
+ */
+export class CalendarCache {
+  private readonly entries = new Map<string, CachedAnswer>();
+  private bytes = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes };
+  }
+
+  /** The answer written at `stamp`, if kept. */
+  get(key: string, stamp: bigint): CalendarJson | undefined {
+    const entry = this.entries.get(key);
+    if (entry?.stamp !== stamp) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.body;
+  }
+
+  /** Keeps `body`, written at `stamp`, unless a newer answer is kept already (two misses at once). */
+  set(key: string, stamp: bigint, body: CalendarJson): void {
+    const old = this.entries.get(key);
+    if (old && old.stamp > stamp) return;
+    if (old) this.remove(key, old);
+    const bytes = (key.length + body.length) * 2 + 64;
+    if (bytes > this.maxBytes) return;
+    for (const [oldest, entry] of this.entries) {
+      if (this.bytes + bytes <= this.maxBytes) break;
+      this.remove(oldest, entry);
+    }
+    this.entries.set(key, { stamp, body, bytes });
+    this.bytes += bytes;
+  }
+
+  private remove(key: string, entry: CachedAnswer): void {
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
+  }
+}
+
+/**
+ * The month view. With a cache: the membership check, then the current stamp (one index read), then
+ * the kept answer if it was written at that stamp, else the statement (which replaces it).
+ */
+export async function readCalendar(orm: MikroORM, auth: AuthContext, query: CalendarQuery, cache?: CalendarCache): Promise<CalendarJson> {
   assertMember(auth, query.businessId);
   const statuses = query.status ?? DEFAULT_CALENDAR_STATUSES;
-  const rows: Array<{ body: string }> = await orm.em.getConnection().execute(CALENDAR_SQL, [
+  const connection = orm.em.getConnection();
+  let key: string | undefined;
+  if (cache && cache.maxBytes > 0) {
+    const current: Array<{ stamp: string }> = await connection.execute(STAMP_SQL, [query.businessId]);
+    // A member's business exists (memberships reference it); no row means it was deleted meanwhile.
+    if (current.length === 0) throw notFound('business');
+    key = `${query.businessId}|${query.from}|${query.to}|${query.perDay}|${statuses.join(',')}`;
+    const kept = cache.get(key, BigInt(current[0]!.stamp));
+    if (kept !== undefined) {
+      calendarCacheCounters.hits += 1;
+      return kept;
+    }
+  }
+  calendarCacheCounters.misses += 1;
+  const rows: Array<{ body: string; stamp: string }> = await connection.execute(CALENDAR_SQL, [
     query.businessId, query.from, daysFromTo(query.from, query.to), `{${statuses.join(',')}}`, query.perDay,
   ]);
-  // A member's business exists (memberships reference it); no row means it was deleted meanwhile.
   if (rows.length === 0) throw notFound('business');
-  return rows[0]!.body;
+  const { body, stamp } = rows[0]!;
+  if (cache && key !== undefined) cache.set(key, BigInt(stamp), body);
+  return body;
 }

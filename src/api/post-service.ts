@@ -15,7 +15,7 @@ import { assertMember, type AuthContext } from './auth';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from './errors';
 import { createPostDurably, ensureStarted, postForKey, type IdempotencyClaim } from './post-creation';
 import { type CalendarQuery, type PostSummaryView, type PostView, type PublishBody } from './schemas';
-import { readCalendar, type CalendarJson } from './calendar';
+import { CalendarCache, DEFAULT_CALENDAR_CACHE_BYTES, readCalendar, type CalendarJson } from './calendar';
 import { iso, postSummaryJson } from './summary-sql';
 import { noEvents, type HeraldEvents } from '../observability/events';
 import { MAX_ID, MAX_SCHEDULE_AHEAD_DAYS, MAX_SCHEDULE_AHEAD_MS } from '../domain/limits';
@@ -52,6 +52,8 @@ export interface PostServiceDeps {
   now?: () => Date;
   events?: HeraldEvents;
   logger?: Logger;
+  /** The calendar's answer cache, in bytes (CALENDAR_CACHE_MAX_BYTES); 0: off. */
+  calendarCacheMaxBytes?: number;
 }
 
 export interface CreatedPost {
@@ -62,9 +64,11 @@ export interface CreatedPost {
 
 export class PostService {
   private readonly now: () => Date;
+  private readonly calendarCache: CalendarCache;
 
   constructor(private readonly deps: PostServiceDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.calendarCache = new CalendarCache(deps.calendarCacheMaxBytes ?? DEFAULT_CALENDAR_CACHE_BYTES);
   }
 
   /**
@@ -236,7 +240,7 @@ export class PostService {
 
   /** The month view in one request: per day of the business's zone, counts by status and the first posts (src/api/calendar.ts), as JSON text. */
   async calendar(auth: AuthContext, query: CalendarQuery): Promise<CalendarJson> {
-    return readCalendar(this.deps.orm, auth, query);
+    return readCalendar(this.deps.orm, auth, query, this.calendarCache);
   }
 
   /**

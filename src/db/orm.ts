@@ -9,6 +9,7 @@ import { Migration20261201100000_api_key_lifecycle } from './migrations/Migratio
 import { Migration20261201200000_calendar_index } from './migrations/Migration20261201200000_calendar_index';
 import { Migration20261202000000_post_day_counts } from './migrations/Migration20261202000000_post_day_counts';
 import { Migration20261202100000_media } from './migrations/Migration20261202100000_media';
+import { Migration20261202200000_business_changes } from './migrations/Migration20261202200000_business_changes';
 
 /** Migrations are listed here, in order, so the same list works from TypeScript sources and from dist/. */
 const migrationsList = [
@@ -20,6 +21,7 @@ const migrationsList = [
   { name: 'Migration20261201200000_calendar_index', class: Migration20261201200000_calendar_index },
   { name: 'Migration20261202000000_post_day_counts', class: Migration20261202000000_post_day_counts },
   { name: 'Migration20261202100000_media', class: Migration20261202100000_media },
+  { name: 'Migration20261202200000_business_changes', class: Migration20261202200000_business_changes },
 ];
 
 export function ormOptions(databaseUrl: string, overrides: Partial<Options> = {}): Options {
