@@ -101,6 +101,8 @@ interface CachedAnswer {
 export class CalendarCache {
   private readonly entries = new Map<string, CachedAnswer>();
   private bytes = 0;
+  /** The statements running for a key: concurrent misses wait for one instead of each running it. */
+  readonly writing = new Map<string, Promise<{ body: CalendarJson; stamp: bigint }>>();
 
   constructor(readonly maxBytes: number) {}
 
@@ -146,24 +148,43 @@ export async function readCalendar(orm: MikroORM, auth: AuthContext, query: Cale
   assertMember(auth, query.businessId);
   const statuses = query.status ?? DEFAULT_CALENDAR_STATUSES;
   const connection = orm.em.getConnection();
-  let key: string | undefined;
-  if (cache && cache.maxBytes > 0) {
-    const current: Array<{ stamp: string }> = await connection.execute(STAMP_SQL, [query.businessId]);
-    // A member's business exists (memberships reference it); no row means it was deleted meanwhile.
-    if (current.length === 0) throw notFound('business');
-    key = `${query.businessId}|${query.from}|${query.to}|${query.perDay}|${statuses.join(',')}`;
-    const kept = cache.get(key, BigInt(current[0]!.stamp));
-    if (kept !== undefined) {
+  const write = async (): Promise<{ body: CalendarJson; stamp: bigint }> => {
+    calendarCacheCounters.misses += 1;
+    const rows: Array<{ body: string; stamp: string }> = await connection.execute(CALENDAR_SQL, [
+      query.businessId, query.from, daysFromTo(query.from, query.to), `{${statuses.join(',')}}`, query.perDay,
+    ]);
+    if (rows.length === 0) throw notFound('business');
+    return { body: rows[0]!.body, stamp: BigInt(rows[0]!.stamp) };
+  };
+  if (!cache || cache.maxBytes === 0) return (await write()).body;
+
+  const current: Array<{ stamp: string }> = await connection.execute(STAMP_SQL, [query.businessId]);
+  // A member's business exists (memberships reference it); no row means it was deleted meanwhile.
+  if (current.length === 0) throw notFound('business');
+  const stamp = BigInt(current[0]!.stamp);
+  const key = `${query.businessId}|${query.from}|${query.to}|${query.perDay}|${statuses.join(',')}`;
+  const kept = cache.get(key, stamp);
+  if (kept !== undefined) {
+    calendarCacheCounters.hits += 1;
+    return kept;
+  }
+  // Misses at once (the first views of a month) share one statement: its answer serves every request
+  // that read a stamp at most its own (a snapshot taken while the request ran); an older one does not.
+  const inFlight = cache.writing.get(key);
+  if (inFlight) {
+    const shared = await inFlight.catch(() => undefined);
+    if (shared && shared.stamp >= stamp) {
       calendarCacheCounters.hits += 1;
-      return kept;
+      return shared.body;
     }
   }
-  calendarCacheCounters.misses += 1;
-  const rows: Array<{ body: string; stamp: string }> = await connection.execute(CALENDAR_SQL, [
-    query.businessId, query.from, daysFromTo(query.from, query.to), `{${statuses.join(',')}}`, query.perDay,
-  ]);
-  if (rows.length === 0) throw notFound('business');
-  const { body, stamp } = rows[0]!;
-  if (cache && key !== undefined) cache.set(key, BigInt(stamp), body);
-  return body;
+  const writing = write();
+  cache.writing.set(key, writing);
+  try {
+    const answer = await writing;
+    cache.set(key, answer.stamp, answer.body);
+    return answer.body;
+  } finally {
+    if (cache.writing.get(key) === writing) cache.writing.delete(key);
+  }
 }

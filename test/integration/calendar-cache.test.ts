@@ -169,3 +169,12 @@ test('when a stranger asks for a cached answer, then 404 before any cache look-u
   expect(response.status).toBe(404);
   expect([calendarCacheCounters.hits, calendarCacheCounters.misses]).toEqual([hits, misses]);
 });
+
+test('when 16 views of an uncached month arrive at once, then one statement answers them all, each the statement\'s answer', async () => {
+  const query = 'from=2028-06-02&to=2028-07-02&perDay=5';
+  const misses = calendarCacheCounters.misses;
+  const answers = await Promise.all(Array.from({ length: 16 }, () => served(owner, query)));
+  expect(calendarCacheCounters.misses).toBe(misses + 1);
+  const fresh = await cold(owner, query);
+  expect(answers.every((answer) => answer === fresh)).toBe(true);
+});
