@@ -7,9 +7,11 @@
  * that changes nothing shown (the worker rewriting a post unchanged, another business's writes)
  * keeps the cached answer (a hit: the statement is not run again). Real Postgres and API.
  */
+import { writePostState } from '../../activities/bookkeeping';
 import type { AuthContext } from '../../src/api/auth';
 import { calendarCacheCounters, readCalendar } from '../../src/api/calendar';
 import { calendarQuerySchema } from '../../src/api/schemas';
+import type { LivePostState } from '../../workflows/contract';
 import { createHarness, type Harness, type Tenant } from '../support/harness';
 
 jest.setTimeout(120_000);
@@ -34,28 +36,17 @@ async function insertPost(tenant: Tenant, scheduledFor: string, content = `Cache
   return id;
 }
 
-/** The worker's mirror of a workflow's state (activities/bookkeeping.ts writePostState), without its ownership and version fences. */
+/** The worker's own mirror of a workflow's state (activities/bookkeeping.ts writePostState; outside an activity it has no ownership fence, and no version here). */
 async function mirror(postId: number, state: { status: string; scheduledFor?: string; targets: Array<Record<string, unknown>> }): Promise<void> {
   const [current] = await sql(`select scheduled_for from posts where id = ?`, [postId]);
-  await sql(
-    `with post as (
-       update posts set status = ?, scheduled_for = ?, published_at = ?, updated_at = ?, state_version = coalesce(?, state_version)
-       where id = ? and (status <> 'cancelled' or ? = 'cancelled') returning id
-     ), targets as (
-       update post_targets t set
-         status = case when x.j->'status' is null then t.status else x.j->>'status' end,
-         account_id = coalesce((x.j->>'accountId')::int, t.account_id),
-         error = case when x.j->'error' is null then t.error else x.j->>'error' end,
-         error_class = case when x.j->'errorClass' is null then t.error_class else x.j->>'errorClass' end,
-         url = case when x.j->'url' is null then t.url else x.j->>'url' end,
-         updated_at = ?
-       from post, jsonb_array_elements(?::jsonb) as x(j)
-       where t.post_id = post.id and t.platform = x.j->>'platform'
-       returning t.id
-     )
-     select id from post`,
-    [state.status, new Date(state.scheduledFor ?? current.scheduled_for), null, new Date(), null, postId, state.status, new Date(), JSON.stringify(state.targets)],
-  );
+  const live: LivePostState = {
+    postId,
+    status: state.status as LivePostState['status'],
+    scheduledFor: new Date(state.scheduledFor ?? current.scheduled_for).toISOString(),
+    publishedAt: null,
+    targets: state.targets as unknown as LivePostState['targets'],
+  };
+  expect(await writePostState({ orm: h.orm }, live, new Date())).toBe(true);
 }
 
 const QUERIES = ['from=2028-06-01&to=2028-07-01', 'from=2028-06-01&to=2028-07-01&perDay=20&status=scheduled,publishing,cancelled,failed'];
