@@ -1,4 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
+import { afterChangeOf } from '../trigger-sql';
 
 /**
  * Each bucket is split in shards by post id: 16 creates at once on one day would otherwise queue on
@@ -84,12 +85,11 @@ export class Migration20261202000000_post_day_counts extends Migration {
     this.addSql(`create trigger posts_day_counts_insert after insert on posts for each row execute function post_day_counts_on_write()`);
     this.addSql(`create trigger posts_day_counts_delete after delete on posts for each row execute function post_day_counts_on_write()`);
     // Only a change of bucket calls the function: the worker rewrites status and scheduled_for on every state it mirrors.
-    this.addSql(`create trigger posts_day_counts_update after update of business_id, scheduled_for, status on posts for each row
-      when (old.business_id is distinct from new.business_id or old.scheduled_for is distinct from new.scheduled_for or old.status is distinct from new.status)
+    this.addSql(`create trigger posts_day_counts_update ${afterChangeOf('posts', ['business_id', 'scheduled_for', 'status'])}
       execute function post_day_counts_on_write()`);
     this.addSql(`create trigger posts_day_counts_truncate after truncate on posts for each statement execute function post_day_counts_on_truncate()`);
-    this.addSql(`create trigger businesses_day_counts_timezone after update of timezone on businesses for each row
-      when (old.timezone is distinct from new.timezone) execute function post_day_counts_on_timezone()`);
+    this.addSql(`create trigger businesses_day_counts_timezone ${afterChangeOf('businesses', ['timezone'])}
+      execute function post_day_counts_on_timezone()`);
     this.addSql(`insert into post_day_counts (business_id, day, status, shard, n)
       select p.business_id, (p.scheduled_for at time zone b.timezone)::date, p.status, p.id % ${POST_DAY_COUNT_SHARDS}, count(*)
       from posts p join businesses b on b.id = p.business_id

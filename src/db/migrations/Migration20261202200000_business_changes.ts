@@ -1,4 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
+import { afterChangeOf } from '../trigger-sql';
 
 /** Rows per business: concurrent writers of one business bump different rows instead of queueing on one. */
 export const BUSINESS_CHANGE_SHARDS = 16;
@@ -74,20 +75,16 @@ export class Migration20261202200000_business_changes extends Migration {
 
     this.addSql(`create trigger posts_business_changes_insert after insert on posts for each row execute function business_changes_on_post_write()`);
     this.addSql(`create trigger posts_business_changes_delete after delete on posts for each row execute function business_changes_on_post_write()`);
-    this.addSql(`create trigger posts_business_changes_update after update of business_id, scheduled_for, status, timezone, platforms, content on posts for each row
-      when (old.business_id is distinct from new.business_id or old.scheduled_for is distinct from new.scheduled_for or old.status is distinct from new.status
-            or old.timezone is distinct from new.timezone or old.platforms is distinct from new.platforms or old.content is distinct from new.content)
+    this.addSql(`create trigger posts_business_changes_update ${afterChangeOf('posts', ['business_id', 'scheduled_for', 'status', 'timezone', 'platforms', 'content'])}
       execute function business_changes_on_post_write()`);
     this.addSql(`create trigger posts_business_changes_truncate after truncate on posts for each statement execute function business_changes_on_truncate()`);
     this.addSql(`create trigger post_targets_business_changes_insert after insert on post_targets for each row execute function business_changes_on_target_write()`);
     this.addSql(`create trigger post_targets_business_changes_delete after delete on post_targets for each row execute function business_changes_on_target_write()`);
-    this.addSql(`create trigger post_targets_business_changes_update after update of post_id, platform, status, url, error_class on post_targets for each row
-      when (old.post_id is distinct from new.post_id or old.platform is distinct from new.platform or old.status is distinct from new.status
-            or old.url is distinct from new.url or old.error_class is distinct from new.error_class)
+    this.addSql(`create trigger post_targets_business_changes_update ${afterChangeOf('post_targets', ['post_id', 'platform', 'status', 'url', 'error_class'])}
       execute function business_changes_on_target_write()`);
     this.addSql(`create trigger post_targets_business_changes_truncate after truncate on post_targets for each statement execute function business_changes_on_truncate()`);
-    this.addSql(`create trigger businesses_business_changes_timezone after update of timezone on businesses for each row
-      when (old.timezone is distinct from new.timezone) execute function business_changes_on_timezone()`);
+    this.addSql(`create trigger businesses_business_changes_timezone ${afterChangeOf('businesses', ['timezone'])}
+      execute function business_changes_on_timezone()`);
     // No backfill: a business without rows has stamp 0, and no cache holds an answer from before this migration.
   }
 
